@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "netpoll",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "NetPoll", targets: ["NetPoll"]),
+    .library(name: "NetPollTrace", targets: ["NetPollTrace"]),
+    .library(name: "NetPollAnalysis", targets: ["NetPollAnalysis"]),
+    .executable(name: "netpoll", targets: ["netpoll"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+  ],
+  targets: [
+    // Thread-id cache and the few libc macros Swift cannot import.
+    .target(name: "CNetPollShims"),
+    // liburing, through a header that includes <sys/socket.h>, <sys/select.h> and <poll.h> first
+    // (a clean build with <liburing.h> alone fails on an fd_set conflict with Glibc).
+    .systemLibrary(
+      name: "CURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+    .target(name: "NetPollTrace", dependencies: ["CNetPollShims"]),
+    .target(name: "NetPoll", dependencies: ["NetPollTrace", "CNetPollShims", "CURing"]),
+    .target(
+      name: "NetPollAnalysis",
+      dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
+    .executableTarget(
+      name: "netpoll",
+      dependencies: [
+        "NetPoll", "NetPollTrace", "NetPollAnalysis",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .testTarget(name: "NetPollTests", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis"]),
+    .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"]),
+    .testTarget(name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,32 @@
+#pragma once
+#include <stdint.h>
+#include <time.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+/// gettid(2), cached per thread so the trace recorder's hot path makes no system call.
+int32_t netpoll_cached_tid(void);
+
+/// clock_gettime(CLOCK_MONOTONIC) in nanoseconds (vDSO: no system call).
+static inline uint64_t netpoll_monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/// Whether the calling thread is one of a runtime's workers (a per-thread flag).
+int netpoll_is_worker(void);
+void netpoll_set_worker(int value);
+
+/// Names the calling thread (pthread_setname_np needs _GNU_SOURCE, which Swift does not set).
+void netpoll_set_thread_name(const char *name);
+
+/// accept4(fd, NULL, NULL, flags) (declared by glibc only under _GNU_SOURCE).
+int netpoll_accept4(int fd, int flags);
+
+/// Installs SIGINT and SIGTERM handlers that write the signal number (one byte) to `fd` and
+/// nothing else (async-signal-safe). Returns 0, or -1 with errno set.
+int netpoll_install_stop_signals(int fd);

@@ -1,0 +1,53 @@
+#define _GNU_SOURCE
+#include "CNetPollShims.h"
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static __thread int32_t cached_tid;
+
+int32_t netpoll_cached_tid(void) {
+  if (cached_tid == 0) cached_tid = (int32_t)syscall(SYS_gettid);
+  return cached_tid;
+}
+
+static __thread int is_worker;
+
+int netpoll_is_worker(void) { return is_worker; }
+void netpoll_set_worker(int value) { is_worker = value; }
+
+#include <pthread.h>
+
+void netpoll_set_thread_name(const char *name) {
+  char buf[16];
+  int i = 0;
+  for (; i < 15 && name[i]; i++) buf[i] = name[i];
+  buf[i] = 0;
+  pthread_setname_np(pthread_self(), buf);
+}
+
+#include <sys/socket.h>
+
+int netpoll_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
+
+#include <signal.h>
+#include <errno.h>
+
+static int stop_signal_fd = -1;
+
+static void on_stop_signal(int sig) {
+  int saved = errno;
+  unsigned char b = (unsigned char)sig;
+  if (stop_signal_fd >= 0) (void)!write(stop_signal_fd, &b, 1);
+  errno = saved;
+}
+
+int netpoll_install_stop_signals(int fd) {
+  stop_signal_fd = fd;
+  struct sigaction sa;
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  if (sigaction(SIGINT, &sa, NULL) != 0) return -1;
+  if (sigaction(SIGTERM, &sa, NULL) != 0) return -1;
+  return 0;
+}

@@ -1,0 +1,89 @@
+import Synchronization
+
+/// An fd registered with the runtime's poller, with Go's `poll.FD` reference counting: every
+/// operation holds a reference, close marks the fd closing and wakes its waiters, and whoever
+/// drops the last reference deregisters it (epoll `DEL`) and only then closes it, so an fd
+/// number is never reused while an operation could still touch it.
+final class PollFD: Sendable {
+  let fd: Int32
+  let pd: PollDescriptor
+  let runtime: NetPollRuntime
+  /// In-flight operations plus one for the owner; ``closedBit`` once close was called.
+  private let refs = Atomic<UInt64>(1)
+  private static let closedBit: UInt64 = 1 << 63
+
+  /// Registers `fd` with the poller. On failure the fd is closed.
+  init(fd: Int32, runtime: NetPollRuntime) throws(NetPollError) {
+    self.fd = fd
+    self.runtime = runtime
+    pd = runtime.descriptors.open(fd: fd)
+    do {
+      try runtime.poller.open(fd: fd, token: pd.token)
+    } catch {
+      runtime.descriptors.remove(pd)
+      runtime.descriptors.recycle(pd)
+      try? runtime.sys.close(fd: fd)
+      throw .system(syscall: runtime.poller.name == "epoll" ? "epoll_ctl" : "io_uring_enter", errno: error)
+    }
+  }
+
+  /// Takes a reference for one operation; fails once the fd is closing.
+  func acquire() throws(NetPollError) {
+    var old = refs.load(ordering: .acquiring)
+    while true {
+      if old & Self.closedBit != 0 { throw .closed }
+      let (done, now) = refs.compareExchange(expected: old, desired: old + 1, ordering: .acquiringAndReleasing)
+      if done { return }
+      old = now
+    }
+  }
+
+  func release() {
+    let now = refs.subtract(1, ordering: .acquiringAndReleasing).newValue
+    if now == Self.closedBit { destroy() }
+  }
+
+  /// True once ``close()`` was called.
+  var isClosed: Bool { refs.load(ordering: .acquiring) & Self.closedBit != 0 }
+
+  /// Closes the fd: parked tasks wake with ``NetPollError/closed``; the fd itself is deregistered
+  /// and closed when the last operation on it has returned. Calling it again does nothing.
+  func close() {
+    let old = refs.bitwiseOr(Self.closedBit, ordering: .acquiringAndReleasing).oldValue
+    guard old & Self.closedBit == 0 else { return }
+    runtime.evict(pd)
+    release()
+  }
+
+  private func destroy() {
+    // DEL before close: once closed the number can be reused by another thread's accept.
+    try? runtime.poller.close(fd: fd, token: pd.token)
+    runtime.descriptors.remove(pd)
+    try? runtime.sys.close(fd: fd)
+    runtime.descriptors.recycle(pd)
+  }
+
+  /// Runs `call` until it stops failing with EAGAIN, parking on `mode` in between.
+  func perform<T>(_ mode: IOMode, _ syscall: String, _ call: () throws(Errno) -> T)
+    async throws(NetPollError) -> T
+  {
+    try acquire()
+    defer { release() }
+    while true {
+      do {
+        return try call()
+      } catch .wouldBlock {
+        try await runtime.wait(pd, mode)
+      } catch {
+        throw .system(syscall: syscall, errno: error)
+      }
+    }
+  }
+
+  /// Runs `call` once, holding a reference (for calls that cannot block).
+  func withReference<T>(_ syscall: String, _ call: () throws(Errno) -> T) throws(NetPollError) -> T {
+    try acquire()
+    defer { release() }
+    do { return try call() } catch { throw .system(syscall: syscall, errno: error) }
+  }
+}

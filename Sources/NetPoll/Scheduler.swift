@@ -1,0 +1,172 @@
+import CNetPollShims
+import NetPollTrace
+
+/// The runtime's task executor: worker threads that run ready tasks and take turns being the
+/// poller, as in Go's scheduler (`findRunnable` → `netpoll`).
+///
+/// - A worker runs jobs from one shared FIFO queue.
+/// - Every 61 jobs (Go's figure for checking the global queue) a worker polls the kernel without
+///   blocking, if no other worker holds the poller role, so a busy runtime still sees readiness.
+/// - A worker that finds the queue empty becomes the poller if the role is free and blocks in
+///   ``Poller/poll(delay:into:)`` until the next deadline; the others sleep on a condition variable.
+/// - New work wakes a sleeping worker; when none sleeps and the poller is blocked, it breaks the
+///   poll (``Poller/wakeup()``), unless the job came from a worker, which will run it next.
+///   Resuming a parked task therefore costs no system call when a worker is already awake.
+///
+/// Tasks reach this executor through `withTaskExecutorPreference` (``NetPollRuntime/run(_:)``,
+/// ``NetPollRuntime/spawn(_:)``); a continuation resumed by the poller enqueues its task here.
+final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state lives in `state` (a ConditionLock); `threads` is written once before start
+  struct State {
+    var queue = JobQueue()
+    var sleepers = 0
+    /// A worker holds the poller role.
+    var polling = false
+    /// The poller is (about to be) blocked in the kernel.
+    var pollerBlocked = false
+    var stopping = false
+  }
+
+  let state = ConditionLock(State())
+  private var threads: [OSThread] = []
+  private let workers: Int
+  private var pollOnce: @Sendable (_ block: Bool) -> Void = { _ in }
+  let wakeupPoller: @Sendable () -> Void
+
+  /// - Parameter wakeupPoller: breaks a blocking poll (``Poller/wakeup()``).
+  init(workers: Int, wakeupPoller: @escaping @Sendable () -> Void) {
+    self.workers = max(1, workers)
+    self.wakeupPoller = wakeupPoller
+  }
+
+  /// Starts the workers.
+  /// - Parameter pollOnce: polls the kernel and wakes the ready tasks; blocks (until the next
+  ///   deadline) when its argument is true.
+  func start(pollOnce: @escaping @Sendable (Bool) -> Void) {
+    self.pollOnce = pollOnce
+    for i in 0..<workers {
+      threads.append(OSThread(name: "netpoll-w\(i)") { [unowned self] in self.work() })
+    }
+  }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    let fromWorker = netpoll_is_worker() != 0
+    let (signal, breakPoll) = state.withLock { s, _ -> (Bool, Bool) in
+      s.queue.append(job)
+      if s.sleepers > 0 { return (true, false) }
+      if s.pollerBlocked && (!fromWorker || s.queue.count > 1) {
+        s.pollerBlocked = false  // one break is enough
+        return (false, true)
+      }
+      return (false, false)
+    }
+    if signal { state.signal() }
+    if breakPoll { wakeupPoller() }
+  }
+
+  private func work() {
+    netpoll_set_worker(1)
+    var ticks = 0
+    while true {
+      enum Next { case run(UnownedJob), poll(block: Bool), stop }
+      let next: Next = state.withLock { s, waiting in
+        while true {
+          if let job = s.queue.popFirst() {
+            ticks &+= 1
+            if ticks % 61 == 0 && !s.polling {
+              s.queue.prepend(job)
+              s.polling = true
+              return .poll(block: false)
+            }
+            return .run(job)
+          }
+          if s.stopping { return .stop }
+          if !s.polling {
+            s.polling = true
+            s.pollerBlocked = true
+            return .poll(block: true)
+          }
+          s.sleepers += 1
+          waiting.wait()
+          s.sleepers -= 1
+        }
+      }
+      switch next {
+      case .run(let job):
+        job.runSynchronously(on: asUnownedTaskExecutor())
+      case .poll(let block):
+        pollOnce(block)
+        let wakeOther = state.withLock { s, _ -> Bool in
+          s.polling = false
+          s.pollerBlocked = false
+          // Hand the poller role on: if work is queued, this worker runs it and a sleeper polls.
+          return s.sleepers > 0 && !s.queue.isEmpty
+        }
+        if wakeOther { state.signal() }
+      case .stop:
+        return
+      }
+    }
+  }
+
+  /// Called by the poller as soon as the kernel returns, before it wakes anyone: from here on a
+  /// new job needs no break.
+  func pollReturned() {
+    state.withLock { s, _ in s.pollerBlocked = false }
+  }
+
+  /// Breaks a blocked poll so the poller re-reads the earliest deadline.
+  func deadlineChanged() {
+    let blocked = state.withLock { s, _ -> Bool in
+      defer { s.pollerBlocked = false }
+      return s.pollerBlocked
+    }
+    if blocked { wakeupPoller() }
+  }
+
+  /// Stops the workers once the queue is empty and waits for them to exit.
+  func stop() {
+    state.withLock { s, _ in s.stopping = true }
+    state.broadcast()
+    wakeupPoller()
+    for t in threads { t.join() }
+  }
+}
+
+/// A FIFO of jobs: a ring buffer that grows, so steady-state enqueue allocates nothing.
+struct JobQueue {
+  private var slots: [UnownedJob?] = Array(repeating: nil, count: 256)
+  private var head = 0
+  private(set) var count = 0
+
+  var isEmpty: Bool { count == 0 }
+
+  mutating func append(_ job: UnownedJob) {
+    if count == slots.count { grow() }
+    slots[(head + count) & (slots.count - 1)] = job
+    count += 1
+  }
+
+  mutating func prepend(_ job: UnownedJob) {
+    if count == slots.count { grow() }
+    head = (head - 1) & (slots.count - 1)
+    slots[head] = job
+    count += 1
+  }
+
+  mutating func popFirst() -> UnownedJob? {
+    guard count > 0 else { return nil }
+    let job = slots[head]
+    slots[head] = nil
+    head = (head + 1) & (slots.count - 1)
+    count -= 1
+    return job
+  }
+
+  private mutating func grow() {
+    var bigger: [UnownedJob?] = Array(repeating: nil, count: slots.count * 2)
+    for i in 0..<count { bigger[i] = slots[(head + i) & (slots.count - 1)] }
+    slots = bigger
+    head = 0
+  }
+}

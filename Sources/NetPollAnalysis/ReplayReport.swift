@@ -1,0 +1,113 @@
+/// A broken runtime invariant that `TraceReplay` found, at the line that shows it.
+public struct ReplayViolation: Sendable, Equatable, CustomStringConvertible {
+  /// Which invariant.
+  public enum Kind: String, Sendable, CaseIterable, Comparable {
+    /// A `park` of a task that is already parked.
+    case parkWhileParked = "park-while-parked"
+    /// A `wake` of a task that is not parked.
+    case wakeNotParked = "wake-not-parked"
+    /// A `wake` whose fd or mode differs from the task's `park`.
+    case wakeMismatch = "wake-mismatch"
+    /// Readiness for an fd that was never registered (and no `stale` drop followed).
+    case readinessUnregistered = "readiness-unregistered"
+    /// Readiness for an fd whose registration was deleted (and no `stale` drop followed).
+    case readinessDeleted = "readiness-deleted"
+    /// Readiness carrying a tag other than the registration's (and no `stale` drop followed).
+    case readinessStaleTag = "readiness-stale-tag"
+    /// `epoll_ctl` ADD of an fd that is already registered.
+    case addWhileRegistered = "add-while-registered"
+    /// `seq` skipped values: events were lost.
+    case seqGap = "seq-gap"
+    /// `seq` did not increase.
+    case seqBackwards = "seq-backwards"
+    /// `ts` decreased.
+    case timeBackwards = "ts-backwards"
+    /// A read/write/accept returned EAGAIN and no park or retry of the call followed.
+    case eagainNotFollowed = "eagain-not-followed"
+    /// A task parked and was never woken before a clean `trace_end`.
+    case parkWithoutWake = "park-without-wake"
+
+    /// Orders by name, for stable output.
+    public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
+  }
+
+  /// The 1-based line of the event that breaks the invariant.
+  public var line: Int
+  /// Which invariant.
+  public var kind: Kind
+  /// What happened, in words.
+  public var message: String
+
+  /// `LINE: [kind] message` (the CLI prefixes the file).
+  public var description: String { "\(line): [\(kind.rawValue)] \(message)" }
+}
+
+/// Something replay noticed that is not a violation (e.g. a park left open by a truncated trace).
+public struct ReplayNote: Sendable, Equatable {
+  /// The line it concerns, if any.
+  public var line: Int?
+  /// What was noticed.
+  public var message: String
+}
+
+/// Counts that summarise a replay.
+public struct ReplaySummary: Sendable, Equatable {
+  /// Events read (lines decoded).
+  public var events = 0
+  /// Distinct fd numbers the trace touched.
+  public var fds = 0
+  /// Distinct task numbers that parked.
+  public var tasks = 0
+  /// `park` events.
+  public var parks = 0
+  /// `wake` events by reason.
+  public var wakesByReason: [WakeReason: Int] = [:]
+  /// Readiness reports (`epoll_wait.ready` entries and poll completions).
+  public var readiness = 0
+  /// Readiness latched because no task was parked.
+  public var latchedReadiness = 0
+  /// Bad readiness correctly dropped by the runtime (followed by a `stale` event).
+  public var staleDrops = 0
+  /// Violations by kind (all of them, including those not kept).
+  public var violationsByKind: [ReplayViolation.Kind: Int] = [:]
+  /// Events lost, from `trace_end.dropped`.
+  public var dropped = 0
+  /// True when the trace ended without `trace_end`.
+  public var truncated = false
+
+  /// All wakes.
+  public var wakes: Int { wakesByReason.values.reduce(0, +) }
+  /// All violations.
+  public var violations: Int { violationsByKind.values.reduce(0, +) }
+}
+
+/// What `TraceReplay` found.
+public struct ReplayReport: Sendable {
+  /// The trace's header.
+  public var header: TraceHeader
+  /// The first violations in line order (at most `ReplayOptions.maxKeptViolations`).
+  public var violations: [ReplayViolation]
+  /// Notes (at most `ReplayOptions.maxKeptViolations`).
+  public var notes: [ReplayNote]
+  /// Counts.
+  public var summary: ReplaySummary
+  /// The requested `--fd` timeline, in trace order.
+  public var fdTimeline: [TimelineStep]
+  /// The requested `--task` timeline, in trace order.
+  public var taskTimeline: [TimelineStep]
+  /// Reader warnings (unknown events, torn last line, truncation).
+  public var warnings: [TraceWarning]
+
+  /// True when the trace is consistent.
+  public var isConsistent: Bool { summary.violations == 0 }
+}
+
+/// One step of an fd's or task's timeline.
+public struct TimelineStep: Sendable, Equatable {
+  /// The 1-based line of the event.
+  public var line: Int
+  /// `ts` of the event, ns since trace start.
+  public var ts: Int
+  /// What happened, e.g. `read(len 4096) → EAGAIN`.
+  public var text: String
+}

@@ -1,0 +1,355 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// What is wrong with one line, without its location.
+struct LineProblem: Error {
+  var message: String
+}
+
+/// Decodes one trace line into a `TraceEvent`, checking every field the contract requires for its
+/// `ev` (presence and JSON type) and the enumerated values (`op`, `mode`, `reason`).
+///
+/// Extra fields are allowed (the contract may add fields); an unknown `ev` decodes to `.unknown`.
+struct TraceLineDecoder {
+  private var scanner = JSONObjectScanner()
+  private var entryScanner = JSONObjectScanner()
+  private var ev = ""
+
+  mutating func decode(_ line: UnsafeRawBufferPointer, lineNumber: Int) throws(LineProblem)
+    -> TraceEvent
+  {
+    do {
+      try scanner.scan(line, range: 0..<line.count)
+    } catch {
+      throw LineProblem(message: "invalid JSON at column \(error.offset + 1): \(error.message)")
+    }
+    ev = ""
+    let seq = try int("seq", in: scanner)
+    let ts = try int("ts", in: scanner)
+    let tid = try int("tid", in: scanner)
+    guard seq >= 0 else { throw LineProblem(message: "'seq' is negative (\(seq))") }
+    guard ts >= 0 else { throw LineProblem(message: "'ts' is negative (\(ts))") }
+    let name = try string("ev", in: scanner)
+    var errnoName: String?
+    if let m = scanner.member("errno") {
+      guard m.kind == .string else {
+        throw LineProblem(message: "'errno' must be a name string such as \"EAGAIN\", found \(m.kind.phrase)")
+      }
+      let text = decodeString(m, in: scanner)
+      guard text.utf8.first == UInt8(ascii: "E") else {
+        throw LineProblem(message: "'errno' must be an errno name such as \"EAGAIN\", found \"\(text)\"")
+      }
+      errnoName = text
+    }
+    ev = name
+    let body = try decodeBody(name)
+    return TraceEvent(line: lineNumber, seq: seq, ts: ts, tid: tid, errno: errnoName, body: body)
+  }
+
+  private mutating func decodeBody(_ name: String) throws(LineProblem) -> TraceEvent.Body {
+    let s = scanner
+    switch name {
+    case "read", "write":
+      let call = Syscall(rawValue: name)!
+      return .socketCall(
+        SocketCall(syscall: call, fd: try int("fd", in: s), ret: try int("ret", in: s), length: try int("len", in: s)))
+    case "epoll_wait":
+      _ = try int("maxevents", in: s)
+      let wait = EpollWait(
+        epfd: try int("epfd", in: s), timeoutMs: try int("timeout_ms", in: s), ret: try int("ret", in: s),
+        durationNs: try int("dur_ns", in: s), ready: try readyEntries())
+      return .epollWait(wait)
+    case "park":
+      return .park(task: try int("task", in: s), fd: try int("fd", in: s), mode: try mode())
+    case "wake":
+      let reasonText = try string("reason", in: s)
+      guard let reason = WakeReason(rawValue: reasonText) else {
+        throw LineProblem(message: "wake: 'reason' must be ready, deadline, close or cancel, found \"\(reasonText)\"")
+      }
+      return .wake(task: try int("task", in: s), fd: try int("fd", in: s), mode: try mode(), reason: reason)
+    case "accept", "close", "eventfd":
+      return .socketCall(
+        SocketCall(syscall: Syscall(rawValue: name)!, fd: try int("fd", in: s), ret: try int("ret", in: s), length: 0))
+    case "socket", "setsockopt", "bind", "connect", "shutdown":
+      let extra: StaticString =
+        switch name {
+        case "socket": "domain"
+        case "setsockopt": "opt"
+        case "shutdown": "how"
+        default: "addr"
+        }
+      _ = try string(extra, in: s)
+      return .socketCall(
+        SocketCall(syscall: Syscall(rawValue: name)!, fd: try int("fd", in: s), ret: try int("ret", in: s), length: 0))
+    case "listen", "getsockopt":
+      if name == "listen" {
+        _ = try int("backlog", in: s)
+      } else {
+        _ = try string("opt", in: s)
+        _ = try int("value", in: s)
+      }
+      return .socketCall(
+        SocketCall(syscall: Syscall(rawValue: name)!, fd: try int("fd", in: s), ret: try int("ret", in: s), length: 0))
+    case "epoll_ctl":
+      let opText = try string("op", in: s)
+      guard let op = ControlOperation(rawValue: opText) else {
+        throw LineProblem(message: "epoll_ctl: 'op' must be ADD, MOD or DEL, found \"\(opText)\"")
+      }
+      return .epollCtl(
+        EpollControl(
+          epfd: try int("epfd", in: s), op: op, fd: try int("fd", in: s), events: try epollEvents("events", in: s),
+          tag: try int("tag", in: s), ret: try int("ret", in: s)))
+    case "stale":
+      let modeText = try string("mode", in: s)
+      guard let mode = StaleMode(rawValue: modeText) else {
+        throw LineProblem(message: "stale: 'mode' must be \"r\", \"w\" or \"rw\", found \"\(modeText)\"")
+      }
+      return .stale(
+        fd: try int("fd", in: s), tag: try int("tag", in: s), currentTag: try int("current_tag", in: s), mode: mode)
+    case "deadline":
+      return .deadline(fd: try int("fd", in: s), mode: try mode(), timeoutNs: try int("timeout_ns", in: s))
+    case "epoll_create":
+      try stringArray("flags", in: s)
+      return .epollCreate(epfd: try int("epfd", in: s), ret: try int("ret", in: s))
+    case "trace_start":
+      let format = try string("format", in: s)
+      guard format == "netpoll-trace" else {
+        throw LineProblem(message: "not a netpoll trace: 'format' is \"\(format)\", expected \"netpoll-trace\"")
+      }
+      let version = try int("version", in: s)
+      guard version == 1 else {
+        throw LineProblem(
+          message: "trace format version \(version) is not supported (this netpoll reads version 1; upgrade netpoll)")
+      }
+      return .traceStart(
+        TraceHeader(
+          backend: try string("backend", in: s), pid: try int("pid", in: s), wall: try string("wall", in: s),
+          command: try string("command", in: s), backendNote: try string("backend_note", in: s)))
+    case "trace_end":
+      return .traceEnd(events: try int("events", in: s), dropped: try int("dropped", in: s))
+    case "uring_setup":
+      _ = try int("cq_entries", in: s)
+      try stringArray("flags", in: s)
+      try stringArray("features", in: s)
+      return .uringSetup(ringFd: try int("ring_fd", in: s), entries: try int("entries", in: s))
+    case "uring_sqe":
+      try stringArray("flags", in: s)
+      return .uringSubmission(
+        op: try string("op", in: s), fd: try int("fd", in: s), userData: try uint64("user_data", in: s))
+    case "uring_enter":
+      try stringArray("flags", in: s)
+      return .uringEnter(
+        ringFd: try int("ring_fd", in: s), toSubmit: try int("to_submit", in: s),
+        minComplete: try int("min_complete", in: s), ret: try int("ret", in: s), durationNs: try int("dur_ns", in: s))
+    case "uring_cqe":
+      try stringArray("flags", in: s)
+      return .uringCompletion(userData: try uint64("user_data", in: s), res: try int("res", in: s), fd: try int("fd", in: s))
+    case "uring_overflow":
+      return .uringOverflow(count: try int("count", in: s))
+    default:
+      return .unknown(name: name)
+    }
+  }
+
+  // MARK: Fields
+
+  private func mode() throws(LineProblem) -> PollMode {
+    guard let m = scanner.member("mode") else { throw missing("mode") }
+    guard m.kind == .string else { throw wrongType("mode", m, expected: "a string (\"r\" or \"w\")") }
+    if m.valueEnd - m.valueStart == 1 {
+      switch scanner.bytes[m.valueStart] {
+      case UInt8(ascii: "r"): return .read
+      case UInt8(ascii: "w"): return .write
+      default: break
+      }
+    }
+    throw LineProblem(message: "\(ev): 'mode' must be \"r\" or \"w\", found \"\(decodeString(m, in: scanner))\"")
+  }
+
+  private mutating func readyEntries() throws(LineProblem) -> [Readiness] {
+    guard let m = scanner.member("ready") else { throw missing("ready") }
+    guard m.kind == .array else { throw wrongType("ready", m, expected: "an array") }
+    var entries: [Readiness] = []
+    var problem: LineProblem?
+    var entryScanner = self.entryScanner
+    let savedEv = ev
+    do {
+      try scanner.forEachElement(of: m) { (element) throws(JSONSyntaxError) in
+        guard problem == nil else { return }
+        guard element.kind == .object else {
+          problem = LineProblem(message: "epoll_wait: 'ready' entries must be objects, found \(element.kind.phrase)")
+          return
+        }
+        do {
+          try entryScanner.scan(scanner.bytes, range: element.valueStart..<element.valueEnd)
+          let entry = Readiness(
+            fd: try int("fd", in: entryScanner), tag: try int("tag", in: entryScanner),
+            events: try epollEvents("events", in: entryScanner))
+          entries.append(entry)
+        } catch let error as LineProblem {
+          problem = LineProblem(message: "'ready' entry \(entries.count): \(error.message)")
+        } catch {
+          problem = LineProblem(message: "'ready' entry \(entries.count) is malformed")
+        }
+      }
+    } catch {
+      throw LineProblem(message: "'ready' is malformed: \(error.message)")
+    }
+    self.entryScanner = entryScanner
+    ev = savedEv
+    if let problem { throw problem }
+    return entries
+  }
+
+  private func epollEvents(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) -> EpollEvents {
+    guard let m = s.member(key) else { throw missing(key) }
+    guard m.kind == .array else { throw wrongType(key, m, expected: "an array of names") }
+    var set: EpollEvents = []
+    var problem: LineProblem?
+    try? s.forEachElement(of: m) { element in
+      guard element.kind == .string else {
+        problem = LineProblem(message: "\(ev): '\(key)' must hold names (strings), found \(element.kind.phrase)")
+        return
+      }
+      let name = decodeString(element, in: s)
+      if let bit = EpollEvents.names.first(where: { $0.0 == name }) {
+        set.insert(bit.1)
+      } else {
+        set.insert(.other)
+      }
+    }
+    if let problem { throw problem }
+    return set
+  }
+
+  private func stringArray(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) {
+    guard let m = s.member(key) else { throw missing(key) }
+    guard m.kind == .array else { throw wrongType(key, m, expected: "an array of names") }
+    var problem: LineProblem?
+    try? s.forEachElement(of: m) { element in
+      if element.kind != .string, problem == nil {
+        problem = LineProblem(message: "\(ev): '\(key)' must hold names (strings), found \(element.kind.phrase)")
+      }
+    }
+    if let problem { throw problem }
+  }
+
+  private func string(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) -> String {
+    guard let m = s.member(key) else { throw missing(key) }
+    guard m.kind == .string else { throw wrongType(key, m, expected: "a string") }
+    return decodeString(m, in: s)
+  }
+
+  private func int(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) -> Int {
+    guard let m = s.member(key) else { throw missing(key) }
+    guard m.kind == .integer else { throw wrongType(key, m, expected: "an integer") }
+    guard let value = parseInteger(m, in: s, allowUnsigned64: false) else {
+      throw LineProblem(message: "\(prefix)'\(key)' is out of range")
+    }
+    return Int(truncatingIfNeeded: value)
+  }
+
+  private func uint64(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) -> UInt64 {
+    guard let m = s.member(key) else { throw missing(key) }
+    guard m.kind == .integer else { throw wrongType(key, m, expected: "an integer") }
+    guard let value = parseInteger(m, in: s, allowUnsigned64: true) else {
+      throw LineProblem(message: "\(prefix)'\(key)' is out of range")
+    }
+    return value
+  }
+
+  private var prefix: String { ev.isEmpty ? "" : "\(ev): " }
+
+  private func missing(_ key: StaticString) -> LineProblem {
+    LineProblem(message: "\(prefix)missing required field '\(key)'")
+  }
+
+  private func wrongType(_ key: StaticString, _ m: JSONMember, expected: String) -> LineProblem {
+    LineProblem(message: "\(prefix)'\(key)' must be \(expected), found \(m.kind.phrase)")
+  }
+}
+
+/// Parses an integer member; a negative value comes back as its two's-complement bit pattern.
+private func parseInteger(_ m: JSONMember, in s: JSONObjectScanner, allowUnsigned64: Bool) -> UInt64? {
+  var i = m.valueStart
+  let negative = s.bytes[i] == UInt8(ascii: "-")
+  if negative { i += 1 }
+  var magnitude: UInt64 = 0
+  while i < m.valueEnd {
+    let digit = UInt64(s.bytes[i] &- UInt8(ascii: "0"))
+    let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+    let (sum, o2) = times10.addingReportingOverflow(digit)
+    if o1 || o2 { return nil }
+    magnitude = sum
+    i += 1
+  }
+  if negative {
+    guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+    return UInt64(bitPattern: 0 &- Int64(truncatingIfNeeded: magnitude))
+  }
+  if !allowUnsigned64 && magnitude > UInt64(Int64.max) { return nil }
+  return magnitude
+}
+
+/// The text of a string member, with JSON escapes resolved.
+func decodeString(_ m: JSONMember, in s: JSONObjectScanner) -> String {
+  let raw = UnsafeRawBufferPointer(rebasing: s.bytes[m.valueStart..<m.valueEnd])
+  if !m.escaped { return String(decoding: raw, as: UTF8.self) }
+  var out = String.UnicodeScalarView()
+  var utf8: [UInt8] = []
+  var i = 0
+  func flush() {
+    if !utf8.isEmpty {
+      out.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars)
+      utf8.removeAll()
+    }
+  }
+  func hex4(_ at: Int) -> UInt32 {
+    var v: UInt32 = 0
+    for k in 0..<4 {
+      let c = raw[at + k]
+      let d: UInt8 = c <= UInt8(ascii: "9") ? c &- UInt8(ascii: "0") : (c | 0x20) &- UInt8(ascii: "a") &+ 10
+      v = v << 4 | UInt32(d)
+    }
+    return v
+  }
+  while i < raw.count {
+    let c = raw[i]
+    guard c == UInt8(ascii: "\\") else {
+      utf8.append(c)
+      i += 1
+      continue
+    }
+    flush()
+    let e = raw[i + 1]
+    i += 2
+    switch e {
+    case UInt8(ascii: "n"): out.append("\n")
+    case UInt8(ascii: "t"): out.append("\t")
+    case UInt8(ascii: "r"): out.append("\r")
+    case UInt8(ascii: "b"): out.append("\u{08}")
+    case UInt8(ascii: "f"): out.append("\u{0C}")
+    case UInt8(ascii: "u"):
+      var code = hex4(i)
+      i += 4
+      if (0xD800..<0xDC00).contains(code), i + 6 <= raw.count, raw[i] == UInt8(ascii: "\\"),
+        raw[i + 1] == UInt8(ascii: "u")
+      {
+        let low = hex4(i + 2)
+        if (0xDC00..<0xE000).contains(low) {
+          code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+          i += 6
+        }
+      }
+      out.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+    default: out.append(Unicode.Scalar(e))
+    }
+  }
+  flush()
+  return String(out)
+}

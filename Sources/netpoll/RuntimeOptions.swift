@@ -1,0 +1,98 @@
+import ArgumentParser
+import NetPoll
+import NetPollTrace
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Options shared by every command that runs the runtime.
+struct RuntimeOptions: ParsableArguments {
+  @Option(help: "Kernel interface: \(Backend.allCases.map(\.rawValue).joined(separator: ", ")).")
+  var backend: Backend = .epoll
+
+  @Option(help: "Write a JSON-lines trace to this file (created 0600; never through a symlink).")
+  var trace: String?
+
+  @Flag(help: "Overwrite the trace file if it exists.")
+  var force = false
+
+  @Option(help: "Worker threads (default: one per core).")
+  var workers: Int?
+}
+
+extension Backend: ExpressibleByArgument {}
+
+/// A runtime with its (optional) trace recorder and writer, ended together.
+struct TraceSession {
+  let runtime: NetPollRuntime
+  let writer: TraceWriter?
+
+  init(_ options: RuntimeOptions, command: String) throws {
+    if let workers = options.workers, workers < 1 {
+      throw ValidationError("--workers must be at least 1")
+    }
+    var writer: TraceWriter?
+    var recorder: TraceRecorder?
+    if let path = options.trace {
+      let r = TraceRecorder()
+      do {
+        writer = try TraceWriter(
+          path: path, recorder: r, backend: options.backend.rawValue, command: command,
+          overwrite: options.force)
+      } catch {
+        throw CleanExit.message("netpoll: trace \(error)", failing: true)
+      }
+      recorder = r
+    }
+    do {
+      runtime = try NetPollRuntime(backend: options.backend, recorder: recorder, workers: options.workers)
+    } catch {
+      writer?.finish()
+      throw CleanExit.message("netpoll: backend \(options.backend): \(error)", failing: true)
+    }
+    self.writer = writer
+  }
+
+  /// Stops the runtime, then ends the trace.
+  func finish() {
+    runtime.shutdown()
+    if let writer {
+      let dropped = writer.finish()
+      if dropped > 0 { printError("netpoll: trace \(writer.path): \(dropped) events dropped") }
+    }
+  }
+}
+
+func parseAddress(_ text: String, option: String) throws -> SocketAddress {
+  do {
+    return try SocketAddress(text)
+  } catch {
+    throw ValidationError("\(option): '\(text)' is not HOST:PORT (IPv6 as [ADDR]:PORT)")
+  }
+}
+
+func printError(_ message: String) {
+  var line = message + "\n"
+  line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+}
+
+func fflushStdout() { fflush(nil) }  // nil flushes every stdio stream, stdout included
+
+extension String {
+  /// `x` with three decimals.
+  init(format3 x: Double) {
+    let scaled = (x * 1000).rounded()
+    let whole = Int(scaled) / 1000
+    let frac = abs(Int(scaled) % 1000)
+    self = "\(whole).\(String(repeating: "0", count: 3 - String(frac).count))\(frac)"
+  }
+}
+
+/// An error the CLI prints as one line and exits non-zero with, without a stack trace.
+enum CleanExit {
+  static func message(_ text: String, failing: Bool) -> Error {
+    printError(text)
+    return ExitCode.failure
+  }
+}
