@@ -34,7 +34,8 @@ let package = Package(
       ]),
     .testTarget(name: "NetPollTests", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis"]),
     .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"]),
-    .testTarget(name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"]),
+    .testTarget(
+      name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"], exclude: ["Fixtures"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -10,20 +10,65 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
   public var description: String { rawValue }
 
   /// Whether this backend can run on this machine and in this build.
-  public var isAvailable: Bool {
+  public var isAvailable: Bool { unavailableReason == nil }
+
+  /// Why the backend cannot run here (e.g. "io_uring_setup: EPERM …" when the sysctl
+  /// `kernel.io_uring_disabled` or a seccomp filter refuses it), or nil when it can.
+  public var unavailableReason: String? {
     switch self {
-    case .epoll: true
-    case .uring, .uringCompletion: false
+    case .epoll: nil
+    case .uring: Self.uringProbe
+    case .uringCompletion: "completion mode is not built yet"
     }
   }
+
+  /// Sets up (and tears down) a small ring once, untraced: the only reliable test, since
+  /// io_uring can be compiled out, disabled by sysctl, or filtered by seccomp.
+  private static let uringProbe: String? = {
+    do {
+      let poller = try URingPoller(sys: Syscalls(recorder: nil), entries: 4)
+      poller.shutdown()
+      return nil
+    } catch {
+      return "io_uring_setup: \(error)"
+    }
+  }()
 
   /// Makes the backend's poller.
   func makePoller(sys: Syscalls) throws(NetPollError) -> any Poller {
     switch self {
     case .epoll:
       do { return try EpollPoller(sys: sys) } catch { throw .system(syscall: "epoll_create1", errno: error) }
-    case .uring, .uringCompletion:
+    case .uring:
+      do { return try URingPoller(sys: sys) } catch { throw .system(syscall: "io_uring_setup", errno: error) }
+    case .uringCompletion:
       throw .system(syscall: "io_uring_setup", errno: .noSystemCall)
+    }
+  }
+}
+
+/// What `--backend` asks for: one backend, or `auto`, which picks io_uring (readiness mode) when
+/// this machine allows it and epoll otherwise.
+public enum BackendChoice: String, Sendable, CaseIterable, CustomStringConvertible {
+  case epoll
+  case uring
+  case uringCompletion = "uring-completion"
+  case auto
+
+  public var description: String { rawValue }
+
+  /// The backend to run, and a note for `trace_start.backend_note` saying why when `auto` chose
+  /// (empty for an explicit choice).
+  public func resolve() -> (backend: Backend, note: String) {
+    switch self {
+    case .epoll: return (.epoll, "")
+    case .uring: return (.uring, "")
+    case .uringCompletion: return (.uringCompletion, "")
+    case .auto:
+      if let reason = Backend.uring.unavailableReason {
+        return (.epoll, "auto: io_uring unavailable (\(reason)); fell back to epoll")
+      }
+      return (.uring, "auto: io_uring available")
     }
   }
 }

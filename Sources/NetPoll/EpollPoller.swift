@@ -35,8 +35,10 @@ public final class EpollPoller: Poller, @unchecked Sendable {  // `events` is to
     }
     events = .allocate(capacity: Self.maxEvents)
     let token = PollToken(fd: wakeFD, tag: Self.wakeupTag)
+    // Level-triggered, unlike the sockets: a non-blocking poll may see the wake-up without
+    // draining it, and the next blocking poll must still see it (as in Go's netpoll_epoll.go).
     try sys.epollCtl(
-      epfd: epfd, op: EPOLL_CTL_ADD, fd: wakeFD, events: UInt32(EPOLLIN.rawValue | EPOLLET.rawValue),
+      epfd: epfd, op: EPOLL_CTL_ADD, fd: wakeFD, events: UInt32(EPOLLIN.rawValue),
       data: token.userData, tag: token.tag)
   }
 

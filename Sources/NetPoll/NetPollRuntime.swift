@@ -106,30 +106,43 @@ public final class NetPollRuntime: Sendable {
         preconditionFailure("NetPollRuntime: \(poller.name) poll failed: \(error)")
       }
       scheduler.pollReturned()
-
-      s.ready.removeAll(keepingCapacity: true)
-      s.stale.removeAll(keepingCapacity: true)
-      if !s.events.isEmpty {
-        descriptors.resolve(s.events, into: &s.ready, stale: &s.stale)
-      }
-      for (ev, current) in s.stale {
-        let mode: TraceMode = ev.readable && ev.writable ? .readWrite : ev.readable ? .read : .write
-        sys.recorder?.record(
-          TraceRecord(.stale, a: Int64(ev.token.fd), b: Int64(ev.token.tag), c: current, d: mode.rawValue))
-      }
-      for (pd, ev) in s.ready {
-        // The descriptor may have been closed and reused since it was resolved; its tag says so.
-        guard pd.tag.load(ordering: .acquiring) == ev.token.tag else { continue }
-        if ev.readable, let w = pd.unblock(.read, ioReady: true) { wake(w, pd, .read, .ready) }
-        if ev.writable, let w = pd.unblock(.write, ioReady: true) { wake(w, pd, .write, .ready) }
-      }
-      s.ready.removeAll(keepingCapacity: true)
+      dispatch(&s)
 
       s.expired.removeAll(keepingCapacity: true)
       timers.popExpired(now: netpoll_monotonic_ns(), into: &s.expired)
       for e in s.expired { fireDeadline(e) }
       s.expired.removeAll(keepingCapacity: true)
     }
+  }
+
+  /// Wakes the tasks waiting on the descriptors `s.events` names; records and drops stale events.
+  private func dispatch(_ s: inout PollScratch) {
+    s.ready.removeAll(keepingCapacity: true)
+    s.stale.removeAll(keepingCapacity: true)
+    if !s.events.isEmpty {
+      descriptors.resolve(s.events, into: &s.ready, stale: &s.stale)
+    }
+    for (ev, current) in s.stale {
+      let mode: TraceMode = ev.readable && ev.writable ? .readWrite : ev.readable ? .read : .write
+      sys.recorder?.record(
+        TraceRecord(.stale, a: Int64(ev.token.fd), b: Int64(ev.token.tag), c: current, d: mode.rawValue))
+    }
+    for (pd, ev) in s.ready {
+      // The descriptor may have been closed and reused since it was resolved; its tag says so.
+      guard pd.tag.load(ordering: .acquiring) == ev.token.tag else { continue }
+      if ev.readable, let w = pd.unblock(.read, ioReady: true) { wake(w, pd, .read, .ready) }
+      if ev.writable, let w = pd.unblock(.write, ioReady: true) { wake(w, pd, .write, .ready) }
+    }
+    s.ready.removeAll(keepingCapacity: true)
+  }
+
+  /// Feeds `events` through the same path as events from the kernel (for tests that need an
+  /// event the kernel will not produce on demand, such as one for a closed-and-reused fd).
+  package func inject(_ events: [PollEvent]) {
+    // Its own scratch: the poller holds `pollScratch` while it blocks in the kernel.
+    var s = PollScratch()
+    s.events = events
+    dispatch(&s)
   }
 
   /// Records the wake and resumes the waiter; the caller took it out of its semaphore.

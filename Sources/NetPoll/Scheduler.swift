@@ -19,6 +19,8 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
   struct State {
     var queue = JobQueue()
     var sleepers = 0
+    /// Sleepers already signalled but not yet awake: each sleeper is signalled at most once.
+    var signalled = 0
     /// A worker holds the poller role.
     var polling = false
     /// The poller is (about to be) blocked in the kernel.
@@ -53,7 +55,10 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
     let fromWorker = netpoll_is_worker() != 0
     let (signal, breakPoll) = state.withLock { s, _ -> (Bool, Bool) in
       s.queue.append(job)
-      if s.sleepers > 0 { return (true, false) }
+      if s.sleepers > s.signalled {
+        s.signalled += 1
+        return (true, false)
+      }
       if s.pollerBlocked && (!fromWorker || s.queue.count > 1) {
         s.pollerBlocked = false  // one break is enough
         return (false, true)
@@ -89,6 +94,7 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
           s.sleepers += 1
           waiting.wait()
           s.sleepers -= 1
+          if s.signalled > 0 { s.signalled -= 1 }
         }
       }
       switch next {
@@ -100,7 +106,9 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
           s.polling = false
           s.pollerBlocked = false
           // Hand the poller role on: if work is queued, this worker runs it and a sleeper polls.
-          return s.sleepers > 0 && !s.queue.isEmpty
+          guard s.sleepers > s.signalled && !s.queue.isEmpty else { return false }
+          s.signalled += 1
+          return true
         }
         if wakeOther { state.signal() }
       case .stop:

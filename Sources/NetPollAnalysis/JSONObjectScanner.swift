@@ -34,6 +34,12 @@ struct JSONMember {
   var valueEnd: Int
   /// True when a string value contains a backslash escape.
   var escaped: Bool
+  /// For integers, the absolute value (valid unless `overflow`), computed while scanning.
+  var magnitude: UInt64 = 0
+  /// For integers, whether the value is negative.
+  var negative = false
+  /// For integers, whether the absolute value does not fit in 64 bits.
+  var overflow = false
 }
 
 /// A syntax error, at a byte offset of the line.
@@ -55,12 +61,16 @@ struct JSONObjectScanner {
   private(set) var bytes = UnsafeRawBufferPointer(start: nil, count: 0)
   static let maxDepth = 16
 
+  /// For each `FieldKey`, the index of its member in `members`, or -1.
+  private var slots = [Int16](repeating: -1, count: FieldKey.allCases.count)
+
   init() { members.reserveCapacity(32) }
 
   /// Scans `bytes[range]`, which must hold exactly one object (surrounding blanks allowed).
   mutating func scan(_ bytes: UnsafeRawBufferPointer, range: Range<Int>) throws(JSONSyntaxError) {
     self.bytes = bytes
     members.removeAll(keepingCapacity: true)
+    for i in slots.indices { slots[i] = -1 }
     var cursor = Cursor(bytes: bytes, position: range.lowerBound, end: range.upperBound)
     cursor.skipBlanks()
     guard cursor.peek() == UInt8(ascii: "{") else {
@@ -80,6 +90,12 @@ struct JSONObjectScanner {
         cursor.position += 1
         cursor.skipBlanks()
         let member = try cursor.value(depth: 1, keyStart: keyStart, keyEnd: keyEnd)
+        if let key = FieldKey.match(
+          bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + keyStart, count: keyEnd - keyStart),
+          slots[Int(key.rawValue)] < 0, members.count < Int(Int16.max)
+        {
+          slots[Int(key.rawValue)] = Int16(members.count)
+        }
         members.append(member)
         cursor.skipBlanks()
         let c = cursor.peek()
@@ -94,14 +110,10 @@ struct JSONObjectScanner {
     guard cursor.atEnd else { throw cursor.error("unexpected bytes after the object") }
   }
 
-  /// The member whose key is `key`, or `nil`.
-  func member(_ key: StaticString) -> JSONMember? {
-    let keyBytes = key.utf8Start
-    let count = key.utf8CodeUnitCount
-    for m in members where m.keyEnd - m.keyStart == count {
-      if memcmp(bytes.baseAddress! + m.keyStart, keyBytes, count) == 0 { return m }
-    }
-    return nil
+  /// The member whose key is `key`, or `nil` (the first one if the key repeats).
+  func member(_ key: FieldKey) -> JSONMember? {
+    let index = slots[Int(key.rawValue)]
+    return index < 0 ? nil : members[Int(index)]
   }
 
   /// Calls `body` with each element of the array `member` (kind, start, end, escaped).
@@ -194,7 +206,24 @@ struct Cursor {
       let (s, e, escaped) = try string()
       return member(.string, s, e, escaped: escaped)
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-      return member(try number(), start, position)
+      let negative = peek() == UInt8(ascii: "-")
+      let digitsStart = negative ? start + 1 : start
+      var m = member(try number(), start, position)
+      if m.kind == .integer {
+        m.negative = negative
+        var magnitude: UInt64 = 0
+        for i in digitsStart..<position {
+          let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+          let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[i] &- UInt8(ascii: "0")))
+          if o1 || o2 {
+            m.overflow = true
+            break
+          }
+          magnitude = sum
+        }
+        m.magnitude = magnitude
+      }
+      return m
     case UInt8(ascii: "t"):
       try literal("true")
       return member(.bool, start, position)

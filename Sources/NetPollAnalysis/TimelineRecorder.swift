@@ -12,7 +12,7 @@ struct TimelineRecorder {
   private var parkedOn: (fd: Int, mode: PollMode)?
   private var resumeOn: (fd: Int, mode: PollMode)?
 
-  mutating func record(_ e: TraceEvent, fds: [FDState]) {
+  mutating func record(_ e: TraceEvent) {
     if let fd { recordForFD(fd, e) }
     if let task { recordForTask(task, e) }
   }

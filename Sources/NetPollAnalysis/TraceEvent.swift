@@ -19,7 +19,7 @@ public struct TraceEvent: Sendable {
   /// The event-specific part of a line, one case per `ev`.
   public enum Body: Sendable {
     /// `trace_start`, always the first line.
-    case traceStart(TraceHeader)
+    indirect case traceStart(TraceHeader)
     /// `trace_end`: the last line of a cleanly stopped trace.
     case traceEnd(events: Int, dropped: Int)
     /// `epoll_create` (the `epoll_create1(2)` call).

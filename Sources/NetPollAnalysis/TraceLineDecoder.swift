@@ -18,7 +18,8 @@ struct LineProblem: Error {
 struct TraceLineDecoder {
   private var scanner = JSONObjectScanner()
   private var entryScanner = JSONObjectScanner()
-  private var ev = ""
+  /// The event being decoded, for messages (`nil` while reading the common fields).
+  private var ev: EventName?
 
   mutating func decode(_ line: UnsafeRawBufferPointer, lineNumber: Int) throws(LineProblem)
     -> TraceEvent
@@ -28,15 +29,16 @@ struct TraceLineDecoder {
     } catch {
       throw LineProblem(message: "invalid JSON at column \(error.offset + 1): \(error.message)")
     }
-    ev = ""
-    let seq = try int("seq", in: scanner)
-    let ts = try int("ts", in: scanner)
-    let tid = try int("tid", in: scanner)
+    ev = nil
+    let seq = try int(.seq, in: scanner)
+    let ts = try int(.ts, in: scanner)
+    let tid = try int(.tid, in: scanner)
     guard seq >= 0 else { throw LineProblem(message: "'seq' is negative (\(seq))") }
     guard ts >= 0 else { throw LineProblem(message: "'ts' is negative (\(ts))") }
-    let name = try string("ev", in: scanner)
+    guard let evMember = scanner.member(.ev) else { throw missing(.ev) }
+    guard evMember.kind == .string else { throw wrongType(.ev, evMember, expected: "a string") }
     var errnoName: String?
-    if let m = scanner.member("errno") {
+    if let m = scanner.member(.errno) {
       guard m.kind == .string else {
         throw LineProblem(message: "'errno' must be a name string such as \"EAGAIN\", found \(m.kind.phrase)")
       }
@@ -46,121 +48,128 @@ struct TraceLineDecoder {
       }
       errnoName = text
     }
-    ev = name
-    let body = try decodeBody(name)
+    let body: TraceEvent.Body
+    if !evMember.escaped,
+      let known = EventName.match(
+        scanner.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + evMember.valueStart,
+        count: evMember.valueEnd - evMember.valueStart)
+    {
+      ev = known
+      body = try decodeBody(known)
+    } else {
+      body = .unknown(name: decodeString(evMember, in: scanner))
+    }
     return TraceEvent(line: lineNumber, seq: seq, ts: ts, tid: tid, errno: errnoName, body: body)
   }
 
-  private mutating func decodeBody(_ name: String) throws(LineProblem) -> TraceEvent.Body {
+  private mutating func decodeBody(_ name: EventName) throws(LineProblem) -> TraceEvent.Body {
     let s = scanner
     switch name {
-    case "read", "write":
-      let call = Syscall(rawValue: name)!
+    case .read, .write:
+      let call = Syscall(name)
       return .socketCall(
-        SocketCall(syscall: call, fd: try int("fd", in: s), ret: try int("ret", in: s), length: try int("len", in: s)))
-    case "epoll_wait":
-      _ = try int("maxevents", in: s)
+        SocketCall(syscall: call, fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: try int(.len, in: s)))
+    case .epollWait:
+      _ = try int(.maxevents, in: s)
       let wait = EpollWait(
-        epfd: try int("epfd", in: s), timeoutMs: try int("timeout_ms", in: s), ret: try int("ret", in: s),
-        durationNs: try int("dur_ns", in: s), ready: try readyEntries())
+        epfd: try int(.epfd, in: s), timeoutMs: try int(.timeoutMs, in: s), ret: try int(.ret, in: s),
+        durationNs: try int(.durNs, in: s), ready: try readyEntries())
       return .epollWait(wait)
-    case "park":
-      return .park(task: try int("task", in: s), fd: try int("fd", in: s), mode: try mode())
-    case "wake":
-      let reasonText = try string("reason", in: s)
+    case .park:
+      return .park(task: try int(.task, in: s), fd: try int(.fd, in: s), mode: try mode())
+    case .wake:
+      let reasonText = try string(.reason, in: s)
       guard let reason = WakeReason(rawValue: reasonText) else {
         throw LineProblem(message: "wake: 'reason' must be ready, deadline, close or cancel, found \"\(reasonText)\"")
       }
-      return .wake(task: try int("task", in: s), fd: try int("fd", in: s), mode: try mode(), reason: reason)
-    case "accept", "close", "eventfd":
+      return .wake(task: try int(.task, in: s), fd: try int(.fd, in: s), mode: try mode(), reason: reason)
+    case .accept, .close, .eventfd:
       return .socketCall(
-        SocketCall(syscall: Syscall(rawValue: name)!, fd: try int("fd", in: s), ret: try int("ret", in: s), length: 0))
-    case "socket", "setsockopt", "bind", "connect", "shutdown":
-      let extra: StaticString =
+        SocketCall(syscall: Syscall(name), fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: 0))
+    case .socket, .setsockopt, .bind, .connect, .shutdown:
+      let extra: FieldKey =
         switch name {
-        case "socket": "domain"
-        case "setsockopt": "opt"
-        case "shutdown": "how"
-        default: "addr"
+        case .socket: .domain
+        case .setsockopt: .opt
+        case .shutdown: .how
+        default: .addr
         }
       _ = try string(extra, in: s)
       return .socketCall(
-        SocketCall(syscall: Syscall(rawValue: name)!, fd: try int("fd", in: s), ret: try int("ret", in: s), length: 0))
-    case "listen", "getsockopt":
-      if name == "listen" {
-        _ = try int("backlog", in: s)
+        SocketCall(syscall: Syscall(name), fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: 0))
+    case .listen, .getsockopt:
+      if name == .listen {
+        _ = try int(.backlog, in: s)
       } else {
-        _ = try string("opt", in: s)
-        _ = try int("value", in: s)
+        _ = try string(.opt, in: s)
+        _ = try int(.value, in: s)
       }
       return .socketCall(
-        SocketCall(syscall: Syscall(rawValue: name)!, fd: try int("fd", in: s), ret: try int("ret", in: s), length: 0))
-    case "epoll_ctl":
-      let opText = try string("op", in: s)
+        SocketCall(syscall: Syscall(name), fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: 0))
+    case .epollCtl:
+      let opText = try string(.op, in: s)
       guard let op = ControlOperation(rawValue: opText) else {
         throw LineProblem(message: "epoll_ctl: 'op' must be ADD, MOD or DEL, found \"\(opText)\"")
       }
       return .epollCtl(
         EpollControl(
-          epfd: try int("epfd", in: s), op: op, fd: try int("fd", in: s), events: try epollEvents("events", in: s),
-          tag: try int("tag", in: s), ret: try int("ret", in: s)))
-    case "stale":
-      let modeText = try string("mode", in: s)
+          epfd: try int(.epfd, in: s), op: op, fd: try int(.fd, in: s), events: try epollEvents(.events, in: s),
+          tag: try int(.tag, in: s), ret: try int(.ret, in: s)))
+    case .stale:
+      let modeText = try string(.mode, in: s)
       guard let mode = StaleMode(rawValue: modeText) else {
         throw LineProblem(message: "stale: 'mode' must be \"r\", \"w\" or \"rw\", found \"\(modeText)\"")
       }
       return .stale(
-        fd: try int("fd", in: s), tag: try int("tag", in: s), currentTag: try int("current_tag", in: s), mode: mode)
-    case "deadline":
-      return .deadline(fd: try int("fd", in: s), mode: try mode(), timeoutNs: try int("timeout_ns", in: s))
-    case "epoll_create":
-      try stringArray("flags", in: s)
-      return .epollCreate(epfd: try int("epfd", in: s), ret: try int("ret", in: s))
-    case "trace_start":
-      let format = try string("format", in: s)
+        fd: try int(.fd, in: s), tag: try int(.tag, in: s), currentTag: try int(.currentTag, in: s), mode: mode)
+    case .deadline:
+      return .deadline(fd: try int(.fd, in: s), mode: try mode(), timeoutNs: try int(.timeoutNs, in: s))
+    case .epollCreate:
+      try stringArray(.flags, in: s)
+      return .epollCreate(epfd: try int(.epfd, in: s), ret: try int(.ret, in: s))
+    case .traceStart:
+      let format = try string(.format, in: s)
       guard format == "netpoll-trace" else {
         throw LineProblem(message: "not a netpoll trace: 'format' is \"\(format)\", expected \"netpoll-trace\"")
       }
-      let version = try int("version", in: s)
+      let version = try int(.version, in: s)
       guard version == 1 else {
         throw LineProblem(
           message: "trace format version \(version) is not supported (this netpoll reads version 1; upgrade netpoll)")
       }
       return .traceStart(
         TraceHeader(
-          backend: try string("backend", in: s), pid: try int("pid", in: s), wall: try string("wall", in: s),
-          command: try string("command", in: s), backendNote: try string("backend_note", in: s)))
-    case "trace_end":
-      return .traceEnd(events: try int("events", in: s), dropped: try int("dropped", in: s))
-    case "uring_setup":
-      _ = try int("cq_entries", in: s)
-      try stringArray("flags", in: s)
-      try stringArray("features", in: s)
-      return .uringSetup(ringFd: try int("ring_fd", in: s), entries: try int("entries", in: s))
-    case "uring_sqe":
-      try stringArray("flags", in: s)
+          backend: try string(.backend, in: s), pid: try int(.pid, in: s), wall: try string(.wall, in: s),
+          command: try string(.command, in: s), backendNote: try string(.backendNote, in: s)))
+    case .traceEnd:
+      return .traceEnd(events: try int(.events, in: s), dropped: try int(.dropped, in: s))
+    case .uringSetup:
+      _ = try int(.cqEntries, in: s)
+      try stringArray(.flags, in: s)
+      try stringArray(.features, in: s)
+      return .uringSetup(ringFd: try int(.ringFd, in: s), entries: try int(.entries, in: s))
+    case .uringSqe:
+      try stringArray(.flags, in: s)
       return .uringSubmission(
-        op: try string("op", in: s), fd: try int("fd", in: s), userData: try uint64("user_data", in: s))
-    case "uring_enter":
-      try stringArray("flags", in: s)
+        op: try string(.op, in: s), fd: try int(.fd, in: s), userData: try uint64(.userData, in: s))
+    case .uringEnter:
+      try stringArray(.flags, in: s)
       return .uringEnter(
-        ringFd: try int("ring_fd", in: s), toSubmit: try int("to_submit", in: s),
-        minComplete: try int("min_complete", in: s), ret: try int("ret", in: s), durationNs: try int("dur_ns", in: s))
-    case "uring_cqe":
-      try stringArray("flags", in: s)
-      return .uringCompletion(userData: try uint64("user_data", in: s), res: try int("res", in: s), fd: try int("fd", in: s))
-    case "uring_overflow":
-      return .uringOverflow(count: try int("count", in: s))
-    default:
-      return .unknown(name: name)
+        ringFd: try int(.ringFd, in: s), toSubmit: try int(.toSubmit, in: s),
+        minComplete: try int(.minComplete, in: s), ret: try int(.ret, in: s), durationNs: try int(.durNs, in: s))
+    case .uringCqe:
+      try stringArray(.flags, in: s)
+      return .uringCompletion(userData: try uint64(.userData, in: s), res: try int(.res, in: s), fd: try int(.fd, in: s))
+    case .uringOverflow:
+      return .uringOverflow(count: try int(.count, in: s))
     }
   }
 
   // MARK: Fields
 
   private func mode() throws(LineProblem) -> PollMode {
-    guard let m = scanner.member("mode") else { throw missing("mode") }
-    guard m.kind == .string else { throw wrongType("mode", m, expected: "a string (\"r\" or \"w\")") }
+    guard let m = scanner.member(.mode) else { throw missing(.mode) }
+    guard m.kind == .string else { throw wrongType(.mode, m, expected: "a string (\"r\" or \"w\")") }
     if m.valueEnd - m.valueStart == 1 {
       switch scanner.bytes[m.valueStart] {
       case UInt8(ascii: "r"): return .read
@@ -168,12 +177,12 @@ struct TraceLineDecoder {
       default: break
       }
     }
-    throw LineProblem(message: "\(ev): 'mode' must be \"r\" or \"w\", found \"\(decodeString(m, in: scanner))\"")
+    throw LineProblem(message: "\(prefix)'mode' must be \"r\" or \"w\", found \"\(decodeString(m, in: scanner))\"")
   }
 
   private mutating func readyEntries() throws(LineProblem) -> [Readiness] {
-    guard let m = scanner.member("ready") else { throw missing("ready") }
-    guard m.kind == .array else { throw wrongType("ready", m, expected: "an array") }
+    guard let m = scanner.member(.ready) else { throw missing(.ready) }
+    guard m.kind == .array else { throw wrongType(.ready, m, expected: "an array") }
     var entries: [Readiness] = []
     var problem: LineProblem?
     var entryScanner = self.entryScanner
@@ -188,8 +197,8 @@ struct TraceLineDecoder {
         do {
           try entryScanner.scan(scanner.bytes, range: element.valueStart..<element.valueEnd)
           let entry = Readiness(
-            fd: try int("fd", in: entryScanner), tag: try int("tag", in: entryScanner),
-            events: try epollEvents("events", in: entryScanner))
+            fd: try int(.fd, in: entryScanner), tag: try int(.tag, in: entryScanner),
+            events: try epollEvents(.events, in: entryScanner))
           entries.append(entry)
         } catch let error as LineProblem {
           problem = LineProblem(message: "'ready' entry \(entries.count): \(error.message)")
@@ -206,14 +215,14 @@ struct TraceLineDecoder {
     return entries
   }
 
-  private func epollEvents(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) -> EpollEvents {
+  private func epollEvents(_ key: FieldKey, in s: JSONObjectScanner) throws(LineProblem) -> EpollEvents {
     guard let m = s.member(key) else { throw missing(key) }
     guard m.kind == .array else { throw wrongType(key, m, expected: "an array of names") }
     var set: EpollEvents = []
     var problem: LineProblem?
     try? s.forEachElement(of: m) { element in
       guard element.kind == .string else {
-        problem = LineProblem(message: "\(ev): '\(key)' must hold names (strings), found \(element.kind.phrase)")
+        problem = LineProblem(message: "\(prefix)'\(key.name)' must hold names (strings), found \(element.kind.phrase)")
         return
       }
       let name = decodeString(element, in: s)
@@ -227,73 +236,62 @@ struct TraceLineDecoder {
     return set
   }
 
-  private func stringArray(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) {
+  private func stringArray(_ key: FieldKey, in s: JSONObjectScanner) throws(LineProblem) {
     guard let m = s.member(key) else { throw missing(key) }
     guard m.kind == .array else { throw wrongType(key, m, expected: "an array of names") }
     var problem: LineProblem?
     try? s.forEachElement(of: m) { element in
       if element.kind != .string, problem == nil {
-        problem = LineProblem(message: "\(ev): '\(key)' must hold names (strings), found \(element.kind.phrase)")
+        problem = LineProblem(message: "\(prefix)'\(key.name)' must hold names (strings), found \(element.kind.phrase)")
       }
     }
     if let problem { throw problem }
   }
 
-  private func string(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) -> String {
+  private func string(_ key: FieldKey, in s: JSONObjectScanner) throws(LineProblem) -> String {
     guard let m = s.member(key) else { throw missing(key) }
     guard m.kind == .string else { throw wrongType(key, m, expected: "a string") }
     return decodeString(m, in: s)
   }
 
-  private func int(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) -> Int {
+  private func int(_ key: FieldKey, in s: JSONObjectScanner) throws(LineProblem) -> Int {
     guard let m = s.member(key) else { throw missing(key) }
     guard m.kind == .integer else { throw wrongType(key, m, expected: "an integer") }
     guard let value = parseInteger(m, in: s, allowUnsigned64: false) else {
-      throw LineProblem(message: "\(prefix)'\(key)' is out of range")
+      throw LineProblem(message: "\(prefix)'\(key.name)' is out of range")
     }
     return Int(truncatingIfNeeded: value)
   }
 
-  private func uint64(_ key: StaticString, in s: JSONObjectScanner) throws(LineProblem) -> UInt64 {
+  private func uint64(_ key: FieldKey, in s: JSONObjectScanner) throws(LineProblem) -> UInt64 {
     guard let m = s.member(key) else { throw missing(key) }
     guard m.kind == .integer else { throw wrongType(key, m, expected: "an integer") }
     guard let value = parseInteger(m, in: s, allowUnsigned64: true) else {
-      throw LineProblem(message: "\(prefix)'\(key)' is out of range")
+      throw LineProblem(message: "\(prefix)'\(key.name)' is out of range")
     }
     return value
   }
 
-  private var prefix: String { ev.isEmpty ? "" : "\(ev): " }
+  private var prefix: String { ev.map { "\($0.name): " } ?? "" }
 
-  private func missing(_ key: StaticString) -> LineProblem {
-    LineProblem(message: "\(prefix)missing required field '\(key)'")
+  private func missing(_ key: FieldKey) -> LineProblem {
+    LineProblem(message: "\(prefix)missing required field '\(key.name)'")
   }
 
-  private func wrongType(_ key: StaticString, _ m: JSONMember, expected: String) -> LineProblem {
-    LineProblem(message: "\(prefix)'\(key)' must be \(expected), found \(m.kind.phrase)")
+  private func wrongType(_ key: FieldKey, _ m: JSONMember, expected: String) -> LineProblem {
+    LineProblem(message: "\(prefix)'\(key.name)' must be \(expected), found \(m.kind.phrase)")
   }
 }
 
-/// Parses an integer member; a negative value comes back as its two's-complement bit pattern.
+/// An integer member's value; a negative value comes back as its two's-complement bit pattern.
 private func parseInteger(_ m: JSONMember, in s: JSONObjectScanner, allowUnsigned64: Bool) -> UInt64? {
-  var i = m.valueStart
-  let negative = s.bytes[i] == UInt8(ascii: "-")
-  if negative { i += 1 }
-  var magnitude: UInt64 = 0
-  while i < m.valueEnd {
-    let digit = UInt64(s.bytes[i] &- UInt8(ascii: "0"))
-    let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
-    let (sum, o2) = times10.addingReportingOverflow(digit)
-    if o1 || o2 { return nil }
-    magnitude = sum
-    i += 1
+  if m.overflow { return nil }
+  if m.negative {
+    guard m.magnitude <= UInt64(Int64.max) + 1 else { return nil }
+    return UInt64(bitPattern: 0 &- Int64(truncatingIfNeeded: m.magnitude))
   }
-  if negative {
-    guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
-    return UInt64(bitPattern: 0 &- Int64(truncatingIfNeeded: magnitude))
-  }
-  if !allowUnsigned64 && magnitude > UInt64(Int64.max) { return nil }
-  return magnitude
+  if !allowUnsigned64 && m.magnitude > UInt64(Int64.max) { return nil }
+  return m.magnitude
 }
 
 /// The text of a string member, with JSON escapes resolved.
@@ -352,4 +350,25 @@ func decodeString(_ m: JSONMember, in s: JSONObjectScanner) -> String {
   }
   flush()
   return String(out)
+}
+
+extension Syscall {
+  /// The socket call an event records (only for events that are socket calls).
+  init(_ event: EventName) {
+    switch event {
+    case .socket: self = .socket
+    case .setsockopt: self = .setsockopt
+    case .bind: self = .bind
+    case .listen: self = .listen
+    case .accept: self = .accept
+    case .connect: self = .connect
+    case .getsockopt: self = .getsockopt
+    case .read: self = .read
+    case .write: self = .write
+    case .shutdown: self = .shutdown
+    case .close: self = .close
+    case .eventfd: self = .eventfd
+    default: preconditionFailure("netpoll analysis: \(event.name) is not a socket call")
+    }
+  }
 }

@@ -58,7 +58,7 @@ public struct TraceReplay {
   public mutating func consume(_ e: TraceEvent) {
     summary.events += 1
     checkOrder(e)
-    timeline.record(e, fds: fds)
+    timeline.record(e)
     switch e.body {
     case .socketCall(let call): socketCall(call, e)
     case .epollWait(let wait): epollWait(wait, e)

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Turns ``TraceRecord``s into JSON lines. Runs on the writer thread only, so it may take its
 /// time (names, dictionaries); the recording threads never see it.
 struct JSONLineEncoder {
@@ -246,13 +250,10 @@ struct JSONLineEncoder {
       return "\(v >> 24 & 0xff).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff):\(port)"
     }
     if family == 10 {
-      var groups: [String] = []
-      for word in [UInt64(bitPattern: hi), UInt64(bitPattern: lo)] {
-        for shift in stride(from: 48, through: 0, by: -16) {
-          groups.append(String(word >> UInt64(shift) & 0xffff, radix: 16))
-        }
-      }
-      return "[\(groups.joined(separator: ":"))]:\(port)"
+      var bytes = (UInt64(bitPattern: hi).bigEndian, UInt64(bitPattern: lo).bigEndian)
+      var text = [CChar](repeating: 0, count: 64)
+      _ = inet_ntop(10, &bytes, &text, socklen_t(text.count))
+      return "[\(String(cString: text))]:\(port)"
     }
     return "?"
   }

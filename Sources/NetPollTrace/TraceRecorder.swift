@@ -117,6 +117,19 @@ public final class TraceRecorder: Sendable {
     }
   }
 
+  /// Takes every record waiting in the ring (for tests and in-process consumers that do not use
+  /// a ``TraceWriter``).
+  package func drainAll() -> [TraceRecord] {
+    var out: [TraceRecord] = []
+    let batch = UnsafeMutableBufferPointer<TraceRecord>.allocate(capacity: 4096)
+    defer { batch.deallocate() }
+    while true {
+      let n = drain(into: batch)
+      if n == 0 { return out }
+      out.append(contentsOf: batch[0..<n])
+    }
+  }
+
   /// Nanoseconds since the recorder started, on the trace's clock.
   public func now() -> UInt64 { netpoll_monotonic_ns() &- startNs }
 

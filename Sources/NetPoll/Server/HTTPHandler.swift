@@ -39,6 +39,10 @@ struct HTTPHandler {
             }
             break
           }
+          if end > Self.maxHead {
+            try await connection.write(Self.tooLarge)
+            return
+          }
           guard let head = RequestHead(UnsafeRawBufferPointer(rebasing: buffer[0..<end])) else {
             try await connection.write(Self.badRequest)
             return

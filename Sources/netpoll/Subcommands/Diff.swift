@@ -1,7 +1,41 @@
 import ArgumentParser
+import NetPollAnalysis
 
-// Placeholder: filled by the trace-tools work (issue 4).
+/// `netpoll diff A B`: two traces' figures side by side, with findings in words and where the
+/// typical connection's event sequence first differs.
 struct Diff: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Not yet implemented.")
-  func run() async throws { throw ValidationError("not implemented yet") }
+  static let configuration = CommandConfiguration(
+    abstract: "Compare two traces: figures side by side with B/A, findings, connection alignment.",
+    discussion: "Exit status 2 if either input is not a readable trace.")
+
+  @Argument(help: "The baseline trace (A).")
+  var a: String
+
+  @Argument(help: "The trace to compare (B).")
+  var b: String
+
+  @Flag(help: "Print one JSON object (stable key order).")
+  var json = false
+
+  @Flag(help: "Print Markdown tables.")
+  var markdown = false
+
+  func validate() throws {
+    if json && markdown { throw ValidationError("--json and --markdown exclude each other") }
+  }
+
+  func run() async throws {
+    let diff: TraceDiff
+    do {
+      diff = try TraceDiff.run(pathA: a, pathB: b)
+    } catch {
+      printToStandardError(error.description)
+      throw ExitCode(2)
+    }
+    if json {
+      print(diff.json.text(indent: true))
+    } else {
+      print(markdown ? diff.markdown(fileA: a, fileB: b) : diff.text(fileA: a, fileB: b), terminator: "")
+    }
+  }
 }

@@ -1,7 +1,32 @@
 import ArgumentParser
+import NetPollAnalysis
 
-// Placeholder: filled by the trace-tools work (issue 4).
+/// `netpoll export TRACE --format perfetto -o OUT.json`: converts a trace for a timeline viewer.
 struct Export: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Not yet implemented.")
-  func run() async throws { throw ValidationError("not implemented yet") }
+  static let configuration = CommandConfiguration(
+    abstract: "Convert a trace to Chrome Trace Event JSON for ui.perfetto.dev.",
+    discussion: "Exit status 2 if the input is not a readable trace or the output cannot be written.")
+
+  /// Output formats.
+  enum Format: String, ExpressibleByArgument, CaseIterable {
+    case perfetto
+  }
+
+  @Argument(help: "The trace file (JSON lines), or - for standard input.")
+  var trace: String
+
+  @Option(help: "Output format.")
+  var format: Format = .perfetto
+
+  @Option(name: .shortAndLong, help: "Output file, or - for standard output.")
+  var output: String
+
+  func run() async throws {
+    do {
+      try PerfettoExport.run(input: trace, output: output)
+    } catch {
+      printToStandardError(error.description)
+      throw ExitCode(2)
+    }
+  }
 }

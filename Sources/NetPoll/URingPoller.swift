@@ -1,0 +1,311 @@
+import CURing
+import NetPollTrace
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The ``Poller`` on io_uring in readiness mode: one multishot `IORING_OP_POLL_ADD` per fd, SQEs
+/// batched and submitted by the next `io_uring_enter`, and a `NOP` to break a blocking wait.
+///
+/// - **Registration.** ``open(fd:token:)`` queues a multishot POLL_ADD (`POLLIN|POLLOUT|POLLRDHUP|
+///   POLLPRI`, edge-triggered, as io_uring polls are unless `IORING_POLL_LEVEL` is asked for) whose
+///   `user_data` is the ``PollToken``. A CQE with `IORING_CQE_F_MORE` is a readiness edge. A CQE
+///   without it means the kernel ended the poll (no room in the CQ, or the thread that submitted
+///   it exited): the poller re-arms it and reports both directions ready, since edges may have been
+///   lost while it was down; a spurious readiness costs the runtime one EAGAIN.
+/// - **Submission.** SQEs are prepared under ``submission`` from any thread and go to the kernel
+///   with the next poll's enter. When a poll is blocked in the kernel, the thread that queued the
+///   SQE submits it itself (one enter), so an `open` takes effect at once.
+/// - **Break.** ``wakeup()`` queues a `NOP`; its completion ends a blocking wait. Wake-ups fold
+///   until the NOP's CQE is reaped, and cost a system call only when a poll is blocked right now.
+/// - **Close.** ``close(fd:token:)`` submits an `ASYNC_CANCEL` keyed by the registration's
+///   `user_data` before it returns: the kernel marks the poll cancelled while handling the enter, so
+///   no new edge is produced afterwards (the io_uring equivalent of `EPOLL_CTL_DEL` returning) and
+///   `close(2)` really releases the socket. The poll's final CQE (`-ECANCELED`, no `MORE`) is reaped
+///   later and dropped without a re-arm because the registration is gone from ``Submission/armed``;
+///   the fd number may be reused at once, since every CQE carries its registration's tag.
+///   (`POLL_REMOVE` was the first choice, but it fails with `EALREADY` while the poll is posting a
+///   completion and then leaves it armed; `ASYNC_CANCEL` sets a flag the poll always honours.)
+/// - **Timeouts** go in the enter's extended argument (`IORING_ENTER_EXT_ARG`), so a timed poll
+///   is still one system call and no timeout SQE is consumed.
+/// - **Setup flags.** `CQSIZE` (CQ = 4 x SQ, so a burst of edges between polls does not overflow),
+///   `SUBMIT_ALL` (one bad SQE does not stop the batch behind it) and `COOP_TASKRUN` (a completion's
+///   task work waits for the submitting thread's next kernel entry instead of an IPI; our workers
+///   enter the kernel constantly and a sleeping one is woken, so nothing is lost), each dropped if
+///   the kernel refuses it. `SINGLE_ISSUER` and `DEFER_TASKRUN` are not used: the poll role moves
+///   between workers and `open`/`close`/`wakeup` submit from any thread, while those flags make
+///   every submission (and, with `DEFER_TASKRUN`, every wait) from a second thread fail with EEXIST.
+///   The chosen flags are in the trace's `uring_setup`.
+public final class URingPoller: Poller, @unchecked Sendable {  // the SQ is only touched under `submission`; the CQ, `cqes` and `droppedSeen` only by the one polling thread
+  public let name: String
+  /// CQEs reaped per poll, as epoll's `maxevents`.
+  static let maxEvents = 128
+  /// SQ entries; the CQ gets four times as many.
+  public static let defaultEntries: UInt32 = 256
+  private static let pollMask: UInt32 = pollIn | pollOut | pollRDHUP | pollPRI
+  static let pollIn: UInt32 = 0x001
+  static let pollPRI: UInt32 = 0x002
+  static let pollOut: UInt32 = 0x004
+  static let pollErr: UInt32 = 0x008
+  static let pollHup: UInt32 = 0x010
+  static let pollRDHUP: UInt32 = 0x2000
+  /// The poller's own operations carry tag 0 (poll descriptors' tags start at 1): the wake-up NOP
+  /// has fd -1, a registration's cancel has the registration's fd.
+  static let wakeupUserData = PollToken(fd: -1, tag: 0).userData
+
+  let sys: Syscalls
+  /// The ring's fd, as `io_uring_setup` returned it.
+  public let ringFD: Int32
+  /// The setup flags the kernel accepted (`IORING_SETUP_*`).
+  public let setupFlags: UInt32
+  /// The kernel's `IORING_FEAT_*` bits for this ring.
+  public let features: UInt32
+  let ring: UnsafeMutablePointer<io_uring>
+  private let cqes: UnsafeMutablePointer<io_uring_cqe>
+  private var droppedSeen: UInt32 = 0
+
+  struct Submission {
+    /// fd → tag of every registration that should stay armed: a poll that ends without being
+    /// closed is re-armed; one that is absent here is finished.
+    var armed: [Int32: UInt32] = [:]
+    /// A poll is (about to be) blocked in `io_uring_enter`: queued SQEs must be submitted by
+    /// whoever queues them.
+    var pollerInKernel = false
+    /// A wake-up NOP is queued or in flight; later wake-ups fold into it.
+    var wakeupQueued = false
+  }
+
+  let submission = Mutex(Submission())
+
+  /// Sets up a ring of `entries` SQEs (and 4x CQEs), probing the setup flags (Go's `netpollinit`).
+  public init(sys: Syscalls, entries: UInt32 = URingPoller.defaultEntries, name: String = "uring")
+    throws(Errno)
+  {
+    self.sys = sys
+    self.name = name
+    var params = io_uring_params()
+    var fd: Int32 = -1
+    let base = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL
+    for flags in [base | IORING_SETUP_COOP_TASKRUN, base, IORING_SETUP_CQSIZE] {
+      params = io_uring_params()
+      params.flags = flags
+      params.cq_entries = entries * 4
+      do {
+        fd = try sys.uringSetup(entries: entries, params: &params)
+        break
+      } catch .invalidArgument {
+        continue  // an older kernel that does not know a flag: try without it
+      }
+    }
+    guard fd >= 0 else { throw .invalidArgument }
+    // Timed waits need the extended enter argument (Linux 5.11); multishot poll needs 5.13, and
+    // CQE_SKIP (5.17) is the first feature bit that proves it.
+    guard params.features & IORING_FEAT_EXT_ARG != 0, params.features & IORING_FEAT_CQE_SKIP != 0 else {
+      try? sys.close(fd: fd)
+      throw .noSystemCall
+    }
+    ring = .allocate(capacity: 1)
+    ring.initialize(to: io_uring())
+    let r = io_uring_queue_mmap(fd, &params, ring)
+    guard r == 0 else {
+      ring.deallocate()
+      try? sys.close(fd: fd)
+      throw Errno(-r)
+    }
+    ringFD = fd
+    setupFlags = params.flags
+    features = params.features
+    cqes = .allocate(capacity: Self.maxEvents)
+  }
+
+  public func open(fd: Int32, token: PollToken) throws(Errno) {
+    try enqueue { s in
+      s.armed[fd] = token.tag
+      return .pollAdd(fd: fd, userData: token.userData)
+    }
+  }
+
+  public func close(fd: Int32, token: PollToken) throws(Errno) {
+    try enqueue(submitNow: true) { s in
+      if s.armed[fd] == token.tag { s.armed[fd] = nil }
+      return .cancel(fd: fd, target: token.userData)
+    }
+  }
+
+  public func wakeup() {
+    do {
+      try enqueue { s in
+        if s.wakeupQueued { return nil }
+        s.wakeupQueued = true
+        return .nop(userData: Self.wakeupUserData)
+      }
+    } catch {
+      preconditionFailure("URingPoller: wake-up NOP on ring \(ringFD) failed: \(error)")
+    }
+  }
+
+  public func poll(delay: PollDelay, into out: inout [PollEvent]) throws(Errno) {
+    reap(into: &out)
+    let wait = delay != .nonBlocking && out.isEmpty
+    let toSubmit = submission.withLock { s -> UInt32 in
+      if wait { s.pollerInKernel = true }
+      return netpoll_uring_flush_sq(ring)
+    }
+    let backlog = netpoll_uring_sq_flags(ring) & IORING_SQ_CQ_OVERFLOW != 0
+    if backlog { sys.recordOverflow(dropped: 0, backlog: true) }
+    guard wait || toSubmit > 0 || backlog else { return }
+
+    var flags: UInt32 = wait || backlog ? IORING_ENTER_GETEVENTS : 0
+    var timeoutNs: Int64 = -1
+    if wait, case .nanoseconds(let ns) = delay {
+      flags |= IORING_ENTER_EXT_ARG
+      timeoutNs = max(ns, 0)
+    }
+    let r = sys.uringEnter(
+      ringFD: ringFD, toSubmit: toSubmit, minComplete: wait ? 1 : 0, flags: flags, timeoutNs: timeoutNs)
+    if wait { submission.withLock { $0.pollerInKernel = false } }
+    switch -r {
+    case _ where r >= 0: break
+    case ETIME, EINTR: break  // timed out / a signal: the caller recomputes its delay
+    // The kernel could not take SQEs now (out of memory, a full overflow backlog): they stay in
+    // the SQ and go with the next enter, after this poll has made room by reaping.
+    case EAGAIN, EBUSY: break
+    case EBADR: break  // completions were dropped; reap() counts them from the CQ's overflow field
+    default: throw Errno(-r)
+    }
+    reap(into: &out)
+  }
+
+  /// Reaps CQEs into readiness events (at most ``maxEvents`` in `out`), re-arming every poll the
+  /// kernel ended while its registration is still open.
+  private func reap(into out: inout [PollEvent]) {
+    let room = Self.maxEvents - out.count
+    guard room > 0 else { return }
+    let n = Int(netpoll_uring_reap(ring, cqes, UInt32(room)))
+    for i in 0..<n {
+      let cqe = cqes[i]
+      let token = PollToken(userData: cqe.user_data)
+      sys.recordCQE(cqe, fd: token.fd)
+      if token.tag == 0 {
+        if cqe.user_data == Self.wakeupUserData { submission.withLock { $0.wakeupQueued = false } }
+        continue
+      }
+      var readable = false
+      var writable = false
+      if cqe.res >= 0 {
+        let mask = UInt32(cqe.res)
+        let errOrHup = mask & (Self.pollErr | Self.pollHup) != 0
+        readable = errOrHup || mask & (Self.pollIn | Self.pollRDHUP | Self.pollPRI) != 0
+        writable = errOrHup || mask & Self.pollOut != 0
+      }
+      if cqe.flags & IORING_CQE_F_MORE == 0 {
+        guard rearm(token) else { continue }  // the final CQE of a closed registration
+        readable = true
+        writable = true
+      }
+      if readable || writable {
+        out.append(PollEvent(token: token, readable: readable, writable: writable))
+      }
+    }
+    let dropped = netpoll_uring_cq_overflow(ring)
+    if dropped != droppedSeen {
+      sys.recordOverflow(dropped: dropped &- droppedSeen, backlog: false)
+      droppedSeen = dropped
+    }
+  }
+
+  /// Queues a new multishot poll for a registration whose poll the kernel ended, if it is still
+  /// open. Returns whether it was.
+  private func rearm(_ token: PollToken) -> Bool {
+    do {
+      var live = false
+      try enqueue { s in
+        guard s.armed[token.fd] == token.tag else { return nil }
+        live = true
+        return .pollAdd(fd: token.fd, userData: token.userData)
+      }
+      return live
+    } catch {
+      preconditionFailure("URingPoller: re-arming fd \(token.fd) on ring \(ringFD) failed: \(error)")
+    }
+  }
+
+  public func isPollerDescriptor(_ fd: Int32) -> Bool { fd == ringFD }
+
+  public func shutdown() {
+    netpoll_uring_unmap(ring)
+    ring.deallocate()
+    cqes.deallocate()
+    try? sys.close(fd: ringFD)
+  }
+
+  // MARK: Submission queue
+
+  /// One SQE to prepare.
+  enum Operation {
+    case pollAdd(fd: Int32, userData: UInt64)
+    case cancel(fd: Int32, target: UInt64)
+    case nop(userData: UInt64)
+
+    /// The fd the SQE is about, for the trace (-1: none).
+    var fd: Int32 {
+      switch self {
+      case .pollAdd(let fd, _), .cancel(let fd, _): fd
+      case .nop: -1
+      }
+    }
+  }
+
+  /// Decides (under the lock) what to queue, prepares its SQE and records it, and submits at once
+  /// when `submitNow` or a poll is blocked in the kernel. `decide` returning nil queues nothing.
+  func enqueue(submitNow: Bool = false, _ decide: (inout Submission) -> Operation?) throws(Errno) {
+    try submission.withLock { s throws(Errno) in
+      guard let op = decide(&s) else { return }
+      let sqe = try nextSQE()
+      switch op {
+      case .pollAdd(let fd, let userData):
+        io_uring_prep_poll_multishot(sqe, fd, Self.pollMask)
+        io_uring_sqe_set_data64(sqe, userData)
+      case .cancel(let fd, let target):
+        io_uring_prep_cancel64(sqe, target, 0)
+        io_uring_sqe_set_data64(sqe, PollToken(fd: fd, tag: 0).userData)
+      case .nop(let userData):
+        io_uring_prep_nop(sqe)
+        io_uring_sqe_set_data64(sqe, userData)
+      }
+      sys.recordSQE(
+        op: sqe.pointee.opcode, fd: op.fd, userData: sqe.pointee.user_data, flags: sqe.pointee.flags)
+      if submitNow || s.pollerInKernel { try submitPending() }
+    }
+  }
+
+  /// A free SQE; when the SQ is full, submits what is queued to make room. Called under the lock.
+  func nextSQE() throws(Errno) -> UnsafeMutablePointer<io_uring_sqe> {
+    while true {
+      if let sqe = io_uring_get_sqe(ring) { return sqe }
+      try submitPending()
+    }
+  }
+
+  /// Submits every queued SQE with one enter (no wait). Called under the lock. A kernel that
+  /// cannot take them now (EAGAIN, EBUSY) is given a moment; the SQEs stay queued meanwhile.
+  func submitPending() throws(Errno) {
+    var attempts = 0
+    while true {
+      let toSubmit = netpoll_uring_flush_sq(ring)
+      if toSubmit == 0 { return }
+      let r = sys.uringEnter(ringFD: ringFD, toSubmit: toSubmit, minComplete: 0, flags: 0, timeoutNs: -1)
+      if r >= 0 { return }  // a partial submit leaves the rest queued for the next enter
+      attempts += 1
+      guard (r == -EAGAIN || r == -EBUSY || r == -EINTR) && attempts < 100 else { throw Errno(-r) }
+      sched_yield()
+    }
+  }
+}
+
+extension Errno {
+  /// EINVAL.
+  static let invalidArgument = Errno(EINVAL)
+}

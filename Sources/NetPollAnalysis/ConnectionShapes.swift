@@ -1,0 +1,134 @@
+/// The normalised event sequences of a trace's connections, counted by shape.
+///
+/// A connection is an fd from its `accept` (or `connect`) to its `close`. Its sequence keeps the
+/// kind of each event and its outcome class (`read>0`, `read=0`, `read EAGAIN`, `park r`, `ready`,
+/// `wake r ready`, `sqe POLL_ADD`, ...), with fds and tasks dropped, so connections that behaved
+/// alike have equal sequences. Sequences are capped at `maxLength` steps; identical shapes share one
+/// counter, so memory grows with the number of distinct shapes, not connections.
+public struct ConnectionShapes: Sendable {
+  /// Steps kept per connection.
+  public static let maxLength = 48
+  /// Distinct shapes still counted; rarer new shapes beyond this are dropped.
+  public static let maxShapes = 10_000
+
+  /// How many connections had each shape.
+  public private(set) var counts: [[String]: Int] = [:]
+  private var open: [Int: [String]] = [:]
+
+  /// Creates an empty collection.
+  public init() {}
+
+  /// Feeds one event.
+  public mutating func consume(_ e: TraceEvent) {
+    switch e.body {
+    case .socketCall(let call):
+      switch call.syscall {
+      case .accept:
+        if call.ret >= 0 { open[call.ret] = ["accept"] }
+        return
+      case .connect:
+        if open[call.fd] == nil { open[call.fd] = [] }
+      case .close:
+        if var steps = open.removeValue(forKey: call.fd) {
+          steps.append("close")
+          finishConnection(steps)
+        }
+        return
+      default: break
+      }
+      let outcome = e.errno.map { " \($0)" } ?? (call.syscall == .read || call.syscall == .write ? (call.ret > 0 ? ">0" : "=0") : "")
+      append(call.fd, call.syscall.rawValue + outcome)
+    case .epollCtl(let ctl): append(ctl.fd, "epoll_ctl \(ctl.op.rawValue)")
+    case .epollWait(let wait):
+      for entry in wait.ready { append(entry.fd, "ready") }
+    case .park(_, let fd, let mode): append(fd, "park \(mode.rawValue)")
+    case .wake(_, let fd, let mode, let reason): append(fd, "wake \(mode.rawValue) \(reason.rawValue)")
+    case .stale(let fd, _, _, _): append(fd, "stale")
+    case .deadline(let fd, let mode, _): append(fd, "deadline \(mode.rawValue)")
+    case .uringSubmission(let op, let fd, _): append(fd, "sqe \(op)")
+    case .uringCompletion(_, _, let fd): append(fd, "ready")
+    default: break
+    }
+  }
+
+  /// The most common shape and its count.
+  public var typical: (steps: [String], count: Int)? {
+    counts.max { ($0.value, $1.key.count) < ($1.value, $0.key.count) }.map { ($0.key, $0.value) }
+  }
+
+  /// Connections seen to their close.
+  public var connectionCount: Int { counts.values.reduce(0, +) }
+
+  private mutating func append(_ fd: Int, _ step: String) {
+    guard open[fd] != nil, open[fd]!.count < Self.maxLength else { return }
+    open[fd]!.append(step)
+  }
+
+  private mutating func finishConnection(_ steps: [String]) {
+    if counts[steps] != nil || counts.count < Self.maxShapes { counts[steps, default: 0] += 1 }
+  }
+}
+
+/// Where two traces' typical connections part ways.
+public struct ConnectionComparison: Sendable {
+  /// A's most common connection shape.
+  public var typicalA: [String]
+  /// B's most common connection shape.
+  public var typicalB: [String]
+  /// Connections in A and B.
+  public var connectionsA: Int
+  /// Connections in B.
+  public var connectionsB: Int
+  /// The aligned steps: (A's step or nil, B's step or nil), gaps where one side has no counterpart.
+  public var alignment: [(String?, String?)]
+  /// The index in `alignment` of the first difference, or `nil` when the shapes are equal.
+  public var firstDifference: Int?
+
+  /// Aligns the typical shapes of `a` and `b` (longest common subsequence).
+  public init(a: ConnectionShapes, b: ConnectionShapes) {
+    typicalA = a.typical?.steps ?? []
+    typicalB = b.typical?.steps ?? []
+    connectionsA = a.connectionCount
+    connectionsB = b.connectionCount
+    alignment = align(typicalA, typicalB)
+    firstDifference = alignment.firstIndex { $0.0 != $0.1 }
+  }
+
+  /// The divergence in words, or `nil` when there is nothing to compare or no difference.
+  public var divergence: String? {
+    guard !typicalA.isEmpty, !typicalB.isEmpty else { return nil }
+    guard let i = firstDifference else { return "The typical connection has the same event sequence in A and B." }
+    let (x, y) = alignment[i]
+    let before = i > 0 ? (alignment[i - 1].0 ?? alignment[i - 1].1 ?? "") : "the start"
+    return "The typical connection first diverges at step \(i + 1), after '\(before)': A does '\(x ?? "nothing")', B does '\(y ?? "nothing")'."
+  }
+}
+
+/// Longest-common-subsequence alignment of two short sequences.
+func align(_ a: [String], _ b: [String]) -> [(String?, String?)] {
+  let n = a.count
+  let m = b.count
+  var table = [[Int]](repeating: [Int](repeating: 0, count: m + 1), count: n + 1)
+  for i in stride(from: n - 1, through: 0, by: -1) {
+    for j in stride(from: m - 1, through: 0, by: -1) {
+      table[i][j] = a[i] == b[j] ? table[i + 1][j + 1] + 1 : max(table[i + 1][j], table[i][j + 1])
+    }
+  }
+  var out: [(String?, String?)] = []
+  var i = 0
+  var j = 0
+  while i < n || j < m {
+    if i < n, j < m, a[i] == b[j] {
+      out.append((a[i], b[j]))
+      i += 1
+      j += 1
+    } else if j >= m || (i < n && table[i + 1][j] >= table[i][j + 1]) {
+      out.append((a[i], nil))
+      i += 1
+    } else {
+      out.append((nil, b[j]))
+      j += 1
+    }
+  }
+  return out
+}

@@ -1,0 +1,144 @@
+/// The figures `netpoll stats` prints for one trace.
+public struct StatsReport: Sendable {
+  /// Entries in each top list.
+  public static let topCount = 5
+
+  /// `trace_start.backend`.
+  public var backend = ""
+  /// Events read.
+  public var events = 0
+  /// Events with an `ev` this version does not know.
+  public var unknownEvents = 0
+  /// True when the trace has no `trace_end`.
+  public var truncated = false
+  /// `ts` of the last event minus `ts` of the first.
+  public var durationNs = 0
+  /// Events by `ev` name.
+  public var eventCounts: [String: Int] = [:]
+  /// System calls by name.
+  public var syscallCounts: [Syscall: Int] = [:]
+  /// Failed system calls by errno name.
+  public var errnoCounts: [String: Int] = [:]
+  /// `epoll_wait` calls.
+  public var epollWaits = 0
+  /// `epoll_wait.ready` entries in all.
+  public var readyEvents = 0
+  /// `epoll_wait` calls that returned no event.
+  public var emptyEpollWaits = 0
+  /// `io_uring_enter` calls.
+  public var uringEnters = 0
+  /// `uring_cqe` events.
+  public var uringCompletions = 0
+  /// Successful reads with `ret > 0` on connection fds (see `TraceStats`).
+  public var requests = 0
+  /// Bytes returned by successful reads on connection fds.
+  public var bytesRead = 0
+  /// Bytes returned by successful writes on connection fds.
+  public var bytesWritten = 0
+  /// Wakes by reason.
+  public var wakesByReason: [WakeReason: Int] = [:]
+  /// `ready` wakes whose next call on the fd and direction returned EAGAIN.
+  public var spuriousWakes = 0
+  /// `stale` events.
+  public var staleDrops = 0
+  /// park → wake latency of each task.
+  public var wakeLatency = LatencySummary.empty
+  /// Time spent in `epoll_wait`.
+  public var epollWaitDuration = LatencySummary.empty
+  /// Time spent in `io_uring_enter`.
+  public var uringEnterDuration = LatencySummary.empty
+  /// fd numbers with the most events.
+  public var topFDsByEvents: [FDFigure] = []
+  /// fd numbers with the most EAGAIN results.
+  public var topFDsByEAGAIN: [FDFigure] = []
+  /// fd numbers with the most parks.
+  public var topFDsByParks: [FDFigure] = []
+
+  /// Creates an empty report.
+  public init() {}
+
+  /// Every system call (kernel entry).
+  public var kernelEntries: Int { syscallCounts.values.reduce(0, +) }
+  /// System calls that failed with EAGAIN (or EWOULDBLOCK).
+  public var eagainCount: Int { errnoCounts["EAGAIN", default: 0] + errnoCounts["EWOULDBLOCK", default: 0] }
+  /// EAGAIN results per system call.
+  public var eagainShare: Double { ratio(eagainCount, kernelEntries) }
+  /// Mean `ready` entries per `epoll_wait`.
+  public var eventsPerEpollWait: Double { ratio(readyEvents, epollWaits) }
+  /// Mean completions per `io_uring_enter`.
+  public var completionsPerUringEnter: Double { ratio(uringCompletions, uringEnters) }
+  /// System calls per request.
+  public var kernelEntriesPerRequest: Double { ratio(kernelEntries, requests) }
+  /// System calls per KiB read or written.
+  public var kernelEntriesPerKiB: Double {
+    let kib = Double(bytesRead + bytesWritten) / 1024
+    return kib > 0 ? Double(kernelEntries) / kib : 0
+  }
+  /// All wakes.
+  public var wakes: Int { wakesByReason.values.reduce(0, +) }
+  /// Spurious wakes per `ready` wake.
+  public var spuriousWakeShare: Double { ratio(spuriousWakes, wakesByReason[.ready, default: 0]) }
+
+  /// The headline figures, in a fixed order, for tables and `diff`.
+  public var figures: [StatsFigure] {
+    [
+      StatsFigure("events", "events", Double(events), .neutral),
+      StatsFigure("requests", "requests", Double(requests), .neutral),
+      StatsFigure("kernel_entries", "kernel entries (syscalls)", Double(kernelEntries), .lowerIsBetter),
+      StatsFigure("kernel_entries_per_request", "kernel entries per request", kernelEntriesPerRequest, .lowerIsBetter),
+      StatsFigure("kernel_entries_per_kib", "kernel entries per KiB moved", kernelEntriesPerKiB, .lowerIsBetter),
+      StatsFigure("eagain_share", "EAGAIN share of syscalls", eagainShare, .lowerIsBetter),
+      StatsFigure("events_per_epoll_wait", "events per epoll_wait", eventsPerEpollWait, .higherIsBetter),
+      StatsFigure(
+        "completions_per_uring_enter", "completions per io_uring_enter", completionsPerUringEnter, .higherIsBetter),
+      StatsFigure("parks", "parks", Double(eventCounts["park", default: 0]), .lowerIsBetter),
+      StatsFigure("wakes", "wakes", Double(wakes), .neutral),
+      StatsFigure("spurious_wake_share", "spurious wake share", spuriousWakeShare, .lowerIsBetter),
+      StatsFigure("stale_drops", "stale drops", Double(staleDrops), .neutral),
+      StatsFigure("wake_latency_p50_ns", "wake latency p50 (ns)", Double(wakeLatency.p50), .lowerIsBetter),
+      StatsFigure("wake_latency_p99_ns", "wake latency p99 (ns)", Double(wakeLatency.p99), .lowerIsBetter),
+      StatsFigure("wake_latency_p999_ns", "wake latency p99.9 (ns)", Double(wakeLatency.p999), .lowerIsBetter),
+      StatsFigure("epoll_wait_p50_ns", "epoll_wait p50 (ns)", Double(epollWaitDuration.p50), .neutral),
+      StatsFigure("epoll_wait_p99_ns", "epoll_wait p99 (ns)", Double(epollWaitDuration.p99), .neutral),
+      StatsFigure("uring_enter_p50_ns", "io_uring_enter p50 (ns)", Double(uringEnterDuration.p50), .neutral),
+      StatsFigure("uring_enter_p99_ns", "io_uring_enter p99 (ns)", Double(uringEnterDuration.p99), .neutral),
+    ]
+  }
+}
+
+/// One fd number in a top list.
+public struct FDFigure: Sendable, Equatable {
+  /// The fd number (all its lifetimes together).
+  public var fd: Int
+  /// The counted value.
+  public var count: Int
+
+  /// Creates an entry.
+  public init(fd: Int, count: Int) {
+    self.fd = fd
+    self.count = count
+  }
+}
+
+/// A named figure of a report.
+public struct StatsFigure: Sendable {
+  /// Which way is an improvement.
+  public enum Preference: Sendable { case lowerIsBetter, higherIsBetter, neutral }
+  /// Machine name, e.g. `kernel_entries_per_request`.
+  public var key: String
+  /// Human label.
+  public var label: String
+  /// The value.
+  public var value: Double
+  /// Which way is an improvement.
+  public var preference: Preference
+
+  init(_ key: String, _ label: String, _ value: Double, _ preference: Preference) {
+    self.key = key
+    self.label = label
+    self.value = value
+    self.preference = preference
+  }
+}
+
+func ratio(_ a: Int, _ b: Int) -> Double { b == 0 ? 0 : Double(a) / Double(b) }

@@ -1,0 +1,104 @@
+extension StatsReport {
+  /// The report as one JSON object with a fixed key order (`netpoll stats --json`).
+  public var json: JSONValue {
+    func sorted(_ d: [String: Int]) -> JSONValue {
+      .object(d.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })
+    }
+    func top(_ list: [FDFigure]) -> JSONValue {
+      .array(list.map { .object([("fd", .int($0.fd)), ("count", .int($0.count))]) })
+    }
+    return .object([
+      ("backend", .string(backend)),
+      ("events", .int(events)),
+      ("unknown_events", .int(unknownEvents)),
+      ("truncated", .bool(truncated)),
+      ("duration_ns", .int(durationNs)),
+      ("events_by_name", sorted(eventCounts)),
+      ("syscalls", sorted(Dictionary(uniqueKeysWithValues: syscallCounts.map { ($0.key.rawValue, $0.value) }))),
+      ("kernel_entries", .int(kernelEntries)),
+      ("errno", sorted(errnoCounts)),
+      ("eagain", .int(eagainCount)),
+      ("eagain_share", .double(eagainShare)),
+      (
+        "batching",
+        .object([
+          ("epoll_waits", .int(epollWaits)),
+          ("ready_events", .int(readyEvents)),
+          ("empty_epoll_waits", .int(emptyEpollWaits)),
+          ("events_per_epoll_wait", .double(eventsPerEpollWait)),
+          ("uring_enters", .int(uringEnters)),
+          ("uring_completions", .int(uringCompletions)),
+          ("completions_per_uring_enter", .double(completionsPerUringEnter)),
+        ])
+      ),
+      ("requests", .int(requests)),
+      ("bytes_read", .int(bytesRead)),
+      ("bytes_written", .int(bytesWritten)),
+      ("kernel_entries_per_request", .double(kernelEntriesPerRequest)),
+      ("kernel_entries_per_kib", .double(kernelEntriesPerKiB)),
+      ("wake_latency", wakeLatency.json),
+      ("epoll_wait_duration", epollWaitDuration.json),
+      ("uring_enter_duration", uringEnterDuration.json),
+      (
+        "wakes",
+        .object(
+          [("total", .int(wakes))] + WakeReason.allCases.sorted().map { ($0.rawValue, .int(wakesByReason[$0, default: 0])) })
+      ),
+      ("spurious_wakes", .int(spuriousWakes)),
+      ("spurious_wake_share", .double(spuriousWakeShare)),
+      ("stale_drops", .int(staleDrops)),
+      (
+        "top_fds",
+        .object([("by_events", top(topFDsByEvents)), ("by_eagain", top(topFDsByEAGAIN)), ("by_parks", top(topFDsByParks))])
+      ),
+    ])
+  }
+
+  /// The human-readable report (`netpoll stats`).
+  public func text(file: String) -> String {
+    var out = "\(file): backend \(backend), \(events) events over \(formatNanoseconds(durationNs))"
+    out += truncated ? ", truncated (no trace_end)\n" : "\n"
+    if unknownEvents > 0 { out += "  \(unknownEvents) events of unknown kinds were counted and ignored\n" }
+    out += "\nevents by name\n"
+    for (name, count) in eventCounts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
+      out += "  \(pad(count, 10))  \(name)\n"
+    }
+    out += "\nsyscalls (kernel entries): \(kernelEntries)\n"
+    for (call, count) in syscallCounts.sorted(by: { ($0.value, $1.key.rawValue) > ($1.value, $0.key.rawValue) }) {
+      out += "  \(pad(count, 10))  \(call.rawValue)\n"
+    }
+    out += "\nerrno: \(errnoCounts.values.reduce(0, +)) failed calls, EAGAIN \(eagainCount) = \(percent(eagainShare)) of syscalls\n"
+    for (name, count) in errnoCounts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
+      out += "  \(pad(count, 10))  \(name)\n"
+    }
+    out += "\nbatching\n"
+    if epollWaits > 0 {
+      out += "  epoll_wait: \(epollWaits) calls, \(formatDecimal(eventsPerEpollWait, digits: 2)) events per call, \(emptyEpollWaits) empty\n"
+    }
+    if uringEnters > 0 {
+      out += "  io_uring_enter: \(uringEnters) calls, \(formatDecimal(completionsPerUringEnter, digits: 2)) completions per call\n"
+    }
+    out += "\nrequests (reads with data on connection fds): \(requests)\n"
+    out += "  bytes read \(bytesRead), written \(bytesWritten)\n"
+    out += "  kernel entries per request \(formatDecimal(kernelEntriesPerRequest, digits: 2)), per KiB moved \(formatDecimal(kernelEntriesPerKiB, digits: 2))\n"
+    out += "\nlatency (HDR histograms)\n"
+    out += "  park → wake       \(wakeLatency.text)\n"
+    if epollWaits > 0 { out += "  epoll_wait        \(epollWaitDuration.text)\n" }
+    if uringEnters > 0 { out += "  io_uring_enter    \(uringEnterDuration.text)\n" }
+    let reasons = WakeReason.allCases.sorted().compactMap { r in
+      wakesByReason[r].map { "\(r.rawValue) \($0)" }
+    }
+    out += "\nwakes: \(wakes)\(reasons.isEmpty ? "" : " (" + reasons.joined(separator: ", ") + ")")\n"
+    out += "  spurious (woken ready, next call EAGAIN): \(spuriousWakes) = \(percent(spuriousWakeShare)) of ready wakes\n"
+    out += "  stale readiness dropped: \(staleDrops)\n"
+    out += "\ntop fds\n"
+    for (title, list) in [("events", topFDsByEvents), ("EAGAIN", topFDsByEAGAIN), ("parks", topFDsByParks)] {
+      let items = list.map { "fd \($0.fd): \($0.count)" }.joined(separator: ", ")
+      out += "  by \(title): \(items.isEmpty ? "-" : items)\n"
+    }
+    return out
+  }
+}
+
+/// `12.5%`.
+func percent(_ share: Double) -> String { formatDecimal(share * 100, digits: 1) + "%" }

@@ -1,0 +1,64 @@
+import Glibc
+import NetPoll
+import NetPollTrace
+import Testing
+
+/// Go issue 59545: an event collected for an fd that is then closed and reused must not reach
+/// the new owner.
+@Suite struct FDReuse {
+  @Test("a stale event for a closed-and-reused fd is dropped and recorded, not delivered",
+    arguments: Backend.available)
+  func staleEventIsDropped(_ backend: Backend) async throws {
+    let h = try Harness(backend)
+    let reused = SendableBox<(PollToken, PollToken)>()
+    let trace = try await h.run { rt in
+      let listener = try TCPListener(on: rt, address: "127.0.0.1:0")
+      // Close an accepted connection and accept the next one until the kernel hands the new one
+      // the old number (other tests in this process open fds too, so it may take a few tries).
+      var clients: [TCPConnection] = []
+      clients.append(try await TCPConnection.connect(to: listener.localAddress, on: rt))
+      var first = try await listener.accept()
+      var attempt = (first.debugToken, first.debugToken, first, first)
+      for _ in 0..<50 {
+        let next = try await TCPConnection.connect(to: listener.localAddress, on: rt)
+        clients.append(next)
+        let oldToken = first.debugToken
+        first.close()
+        try await Task.sleep(for: .milliseconds(5))  // the last reference is gone: fd closed
+        let second = try await listener.accept()
+        attempt = (oldToken, second.debugToken, first, second)
+        if second.debugToken.fd == oldToken.fd { break }
+        first = second
+      }
+      let (oldToken, newToken, _, second) = attempt
+      let client2 = clients.last!
+      reused.value = (oldToken, newToken)
+      try #require(newToken.fd == oldToken.fd, "the kernel reused the fd number")
+      #expect(newToken.tag != oldToken.tag)
+
+      async let got = second.read(maxBytes: 10)
+      try await eventually("the new owner parks") { second.debugReadState == .parked }
+      // The event the kernel returned for the old registration arrives now.
+      rt.inject([PollEvent(token: oldToken, readable: true, writable: true)])
+      try await Task.sleep(for: .milliseconds(30))
+      #expect(second.debugReadState == .parked, "the new owner was not woken")
+      try await client2.write([5])
+      #expect(try await got == [5])
+      for c in clients { c.close() }
+      second.close(); listener.close()
+    }
+    let (old, new) = reused.value!
+    // io_uring may also report the final completion of the old registration: a real stale
+    // event, dropped the same way. The injected one is the one stamped with the new tag.
+    let stale = trace.of(.stale).filter { $0.a == Int64(old.fd) && $0.c == Int64(new.tag) }
+    #expect(stale.count == 1)
+    #expect(stale.first?.a == Int64(old.fd))
+    #expect(stale.first?.b == Int64(old.tag))
+    #expect(stale.first?.c == Int64(new.tag))
+    let staleSeq = stale.first?.seq ?? 0
+    let later = trace.waits(fd: new.fd).filter { $0.kind == .wake && $0.seq > staleSeq }
+    #expect(later.count == 1, "one wake, by the real data")
+    #expect(later.first?.d == TraceWakeReason.ready.rawValue)
+  }
+}
+

@@ -1,0 +1,90 @@
+import Glibc
+import NetPoll
+import NetPollTrace
+import Testing
+
+/// Park, wake and latched readiness, on every backend.
+@Suite struct ParkWake {
+  @Test("a reader with no data parks and is woken with reason ready when the peer writes",
+    arguments: Backend.available)
+  func parkedReaderWakesOnData(_ backend: Backend) async throws {
+    let h = try Harness(backend)
+    let serverFD = SendableBox<Int32>()
+    let trace = try await h.run { rt in
+      let (server, client, listener) = try await Harness.pair(rt)
+      serverFD.value = server.fd
+      async let got = server.read(maxBytes: 100)
+      try await eventually("the reader parks") { server.debugReadState == .parked }
+      try await client.write(Array("hello".utf8))
+      #expect(try await got == Array("hello".utf8))
+      server.close(); client.close(); listener.close()
+    }
+    let waits = trace.waits(fd: serverFD.value!)
+    let parks = waits.filter { $0.kind == .park && $0.c == TraceMode.read.rawValue }
+    let wakes = waits.filter { $0.kind == .wake && $0.c == TraceMode.read.rawValue }
+    #expect(parks.count == 1)
+    #expect(wakes.count == 1)
+    #expect(wakes.first?.a == parks.first?.a, "wake names the parked task")
+    #expect(wakes.first?.d == TraceWakeReason.ready.rawValue)
+    #expect((parks.first?.seq ?? 0) < (wakes.first?.seq ?? 0))
+  }
+
+  @Test("a readiness that arrives before the park is latched: the next wait returns without parking",
+    arguments: Backend.available)
+  func latchedReadiness(_ backend: Backend) async throws {
+    let h = try Harness(backend)
+    let serverFD = SendableBox<Int32>()
+    let trace = try await h.run { rt in
+      let (server, client, listener) = try await Harness.pair(rt)
+      serverFD.value = server.fd
+      // Empty the socket and arm the edge: the first read returns EAGAIN and parks...
+      async let first = server.read(maxBytes: 10)
+      try await eventually("the reader parks") { server.debugReadState == .parked }
+      try await client.write([1])
+      #expect(try await first == [1])
+      // ...now data arrives while nobody waits: the poller latches it on the descriptor.
+      try await client.write([2, 3])
+      try await eventually("the readiness is latched") { server.debugReadState == .ready }
+      #expect(try await server.read(maxBytes: 10) == [2, 3])
+      server.close(); client.close(); listener.close()
+    }
+    let parks = trace.waits(fd: serverFD.value!).filter { $0.kind == .park }
+    #expect(parks.count == 1, "only the first read parked")
+  }
+
+  @Test("a second task waiting in the same direction is refused, not lost", arguments: Backend.available)
+  func concurrentWaitIsRefused(_ backend: Backend) async throws {
+    let h = try Harness(backend)
+    _ = try await h.run { rt in
+      let (server, client, listener) = try await Harness.pair(rt)
+      async let first = server.read(maxBytes: 10)
+      try await eventually("the first reader parks") { server.debugReadState == .parked }
+      await #expect(throws: NetPollError.concurrentWait) { try await server.read(maxBytes: 10) }
+      try await client.write([7])
+      #expect(try await first == [7])
+      server.close(); client.close(); listener.close()
+    }
+  }
+
+  @Test("accept parks until a client connects", arguments: Backend.available)
+  func acceptParks(_ backend: Backend) async throws {
+    let h = try Harness(backend)
+    let listenFD = SendableBox<Int32>()
+    let trace = try await h.run { rt in
+      let listener = try TCPListener(on: rt, address: "127.0.0.1:0")
+      listenFD.value = listener.fd
+      async let accepted = listener.accept()
+      try await eventually("accept parks") { listener.debugAcceptState == .parked }
+      let client = try await TCPConnection.connect(to: listener.localAddress, on: rt)
+      let server = try await accepted
+      server.close(); client.close(); listener.close()
+    }
+    let waits = trace.waits(fd: listenFD.value!)
+    #expect(waits.map(\.kind) == [.park, .wake])
+  }
+}
+
+/// A value set inside a test's runtime closure and read after it.
+final class SendableBox<T: Sendable>: @unchecked Sendable {  // written once before it is read
+  var value: T?
+}

@@ -1,0 +1,79 @@
+import Glibc
+import NetPoll
+import NetPollTrace
+import Testing
+
+extension Backend: CustomTestStringConvertible {
+  public var testDescription: String { rawValue }
+  /// The backends behavioural tests run on: every one this machine supports. Each backend that
+  /// is not available shows up as a skipped test in `BackendAvailability`.
+  static var available: [Backend] { allCases.filter(\.isAvailable) }
+}
+
+/// A runtime with an in-memory recorder, for one test.
+struct Harness {
+  let runtime: NetPollRuntime
+  let recorder: TraceRecorder
+
+  init(_ backend: Backend, workers: Int = 2) throws {
+    recorder = TraceRecorder(capacity: 1 << 20)
+    runtime = try NetPollRuntime(backend: backend, recorder: recorder, workers: workers)
+  }
+
+  /// Runs `body` on the runtime, then shuts the runtime down; returns what was recorded.
+  func run(_ body: @Sendable (NetPollRuntime) async throws -> Void) async throws -> [TraceRecord] {
+    let rt = runtime
+    do {
+      try await rt.run { try await body(rt) }
+    } catch {
+      rt.shutdown()
+      throw error
+    }
+    rt.shutdown()
+    return recorder.drainAll()
+  }
+
+  /// A connected pair: (accepted server side, client side).
+  static func pair(_ rt: NetPollRuntime, address: String = "127.0.0.1:0") async throws -> (
+    TCPConnection, TCPConnection, TCPListener
+  ) {
+    let listener = try TCPListener(on: rt, address: address)
+    async let accepted = listener.accept()
+    let client = try await TCPConnection.connect(to: listener.localAddress, on: rt)
+    let server = try await accepted
+    return (server, client, listener)
+  }
+}
+
+extension [TraceRecord] {
+  func of(_ kind: TraceEventKind) -> [TraceRecord] { filter { $0.kind == kind } }
+  func first(_ kind: TraceEventKind, fd: Int32) -> TraceRecord? {
+    first { $0.kind == kind && $0.a == Int64(fd) }
+  }
+  /// park/wake records about `fd` (their fd is in slot `b`).
+  func waits(fd: Int32) -> [TraceRecord] {
+    filter { ($0.kind == .park || $0.kind == .wake) && $0.b == Int64(fd) }
+  }
+}
+
+/// Monotonic milliseconds, for elapsed-time checks.
+func nowMs() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
+}
+
+/// Polls `condition` every millisecond until it holds (or 5 s pass: then the test fails).
+func eventually(
+  _ what: String = "condition", sourceLocation: SourceLocation = #_sourceLocation,
+  _ condition: () -> Bool
+) async throws {
+  let start = nowMs()
+  while !condition() {
+    if nowMs() - start > 5000 {
+      Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
+      return
+    }
+    try await Task.sleep(for: .milliseconds(1))
+  }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Glibc
+import NetPollTrace
+import Testing
+
+/// The recorder and writer against real files.
+@Suite struct TraceRecorderTests {
+  static func tempPath(_ name: String) -> String {
+    "\(NSTemporaryDirectory())netpoll-trace-test-\(getpid())-\(name)-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+  }
+
+  static func lines(_ path: String) throws -> [[String: Any]] {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text.hasSuffix("\n"), "every line ends in a newline")
+    return try text.split(separator: "\n").map {
+      try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+  }
+
+  @Test("events from several threads get contiguous seq numbers and non-decreasing timestamps")
+  func seqAndTsAreOrdered() throws {
+    let path = Self.tempPath("order")
+    defer { unlink(path) }
+    // A small ring forces the recorder to apply backpressure many times over.
+    let recorder = TraceRecorder(capacity: 1024)
+    let writer = try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "test")
+    DispatchQueue.concurrentPerform(iterations: 4) { worker in
+      for i in 0..<20_000 {
+        recorder.record(TraceRecord(.read, ret: Int64(i), a: Int64(worker), b: 4096))
+      }
+    }
+    #expect(writer.finish() == 0, "backpressure, not drops")
+    let lines = try Self.lines(path)
+    #expect(lines.count == 1 + 80_000 + 1)
+    for (i, line) in lines.enumerated() {
+      #expect(line["seq"] as? Int == i)
+    }
+    let ts = lines.compactMap { $0["ts"] as? Int }
+    #expect(zip(ts, ts.dropFirst()).allSatisfy { $0 <= $1 })
+    #expect(lines.first?["ev"] as? String == "trace_start")
+    #expect(lines.last?["ev"] as? String == "trace_end")
+    #expect(lines.last?["events"] as? Int == lines.count)
+    #expect(lines.last?["dropped"] as? Int == 0)
+  }
+
+  @Test("every event kind encodes to valid JSON with the contract's names and types")
+  func encodesEveryKind() throws {
+    let path = Self.tempPath("kinds")
+    defer { unlink(path) }
+    let recorder = TraceRecorder()
+    let writer = try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "a \"quoted\"\tcmd")
+    recorder.record(TraceRecord(.epollCreate, ret: 5, a: -1, b: 0o2_000_000))
+    recorder.record(TraceRecord(.epollCtl, ret: 0, a: 5, b: 1, c: 9, d: 0x8000_2005, e: 3))
+    let items = [TraceRecord(.readyItem, a: 9, b: 3, c: 0x5), TraceRecord(.readyItem, a: 10, b: 4, c: 0x18)]
+    items.withUnsafeBufferPointer { recorder.record(TraceRecord(.epollWait, ret: 2, a: 5, b: 128, c: -1, d: 1234), items: $0) }
+    recorder.record(TraceRecord(.read, ret: -1, errno: EAGAIN, a: 9, b: 4096))
+    recorder.record(TraceRecord(.park, a: 1, b: 9, c: TraceMode.read.rawValue))
+    recorder.record(TraceRecord(.wake, a: 1, b: 9, c: TraceMode.read.rawValue, d: TraceWakeReason.deadline.rawValue))
+    let v4 = TraceAddress.pack(family: AF_INET, port: 8080, bytes: (0x7f00_0001, 0))
+    recorder.record(TraceRecord(.bind, ret: 0, a: 9, b: v4.0, c: v4.1, d: v4.2))
+    let v6 = TraceAddress.pack(family: AF_INET6, port: 443, bytes: (0, 1))
+    recorder.record(TraceRecord(.connect, ret: -1, errno: EINPROGRESS, a: 9, b: v6.0, c: v6.1, d: v6.2))
+    recorder.record(TraceRecord(.read, ret: -1, errno: 4242, a: 9, b: 1))
+    writer.finish()
+    let lines = try Self.lines(path)
+    #expect(lines[0]["command"] as? String == "a \"quoted\"\tcmd")
+    #expect(lines[1]["epfd"] as? Int == 5)
+    #expect(lines[1]["flags"] as? [String] == ["EPOLL_CLOEXEC"])
+    #expect(lines[2]["op"] as? String == "ADD")
+    #expect(lines[2]["events"] as? [String] == ["EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "EPOLLET"])
+    #expect(lines[2]["tag"] as? Int == 3)
+    let ready = try #require(lines[3]["ready"] as? [[String: Any]])
+    #expect(ready.count == 2)
+    #expect(ready[1]["fd"] as? Int == 10)
+    #expect(ready[1]["events"] as? [String] == ["EPOLLERR", "EPOLLHUP"])
+    #expect(lines[3]["dur_ns"] as? Int == 1234)
+    #expect(lines[4]["errno"] as? String == "EAGAIN")
+    #expect(lines[4]["ret"] as? Int == -1)
+    #expect(lines[5]["mode"] as? String == "r")
+    #expect(lines[6]["reason"] as? String == "deadline")
+    #expect(lines[7]["addr"] as? String == "127.0.0.1:8080")
+    #expect(lines[8]["addr"] as? String == "[::1]:443")
+    #expect(lines[8]["errno"] as? String == "EINPROGRESS")
+    #expect(lines[9]["errno"] as? String == "E4242", "an unknown errno is still a name, never a number")
+    #expect(lines.allSatisfy { $0["seq"] is Int && $0["ts"] is Int && $0["tid"] is Int && $0["ev"] is String })
+  }
+
+  @Test("the trace file is created 0600, never over an existing file, never through a symlink")
+  func fileSafety() throws {
+    let path = Self.tempPath("mode")
+    defer { unlink(path) }
+    let recorder = TraceRecorder()
+    try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "").finish()
+    var st = stat()
+    #expect(stat(path, &st) == 0)
+    #expect(st.st_mode & 0o777 == 0o600)
+    #expect(throws: TraceFileError.self) {
+      try TraceWriter(path: path, recorder: TraceRecorder(), backend: "epoll", command: "")
+    }
+    try TraceWriter(path: path, recorder: TraceRecorder(), backend: "epoll", command: "", overwrite: true).finish()
+
+    let link = Self.tempPath("link")
+    defer { unlink(link) }
+    #expect(symlink(path, link) == 0)
+    let error = #expect(throws: TraceFileError.self) {
+      try TraceWriter(path: link, recorder: TraceRecorder(), backend: "epoll", command: "", overwrite: true)
+    }
+    #expect(error?.description.contains("symbolic link") == true)
+  }
+
+  @Test("when the file cannot be written, recording stops, drops are counted and the caller keeps going")
+  func unwritableFileCountsDrops() throws {
+    // /dev/full accepts the open and fails every write with ENOSPC, like a full disk.
+    let recorder = TraceRecorder()
+    let writer = try? TraceWriter(path: "/dev/full", recorder: recorder, backend: "epoll", command: "", overwrite: true)
+    #expect(writer == nil, "trace_start itself cannot be written: the open fails with a clear error")
+  }
+}
