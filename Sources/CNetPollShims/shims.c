@@ -51,3 +51,8 @@ int netpoll_install_stop_signals(int fd) {
   if (sigaction(SIGTERM, &sa, NULL) != 0) return -1;
   return 0;
 }
+
+static __thread uint32_t job_ops;
+
+uint32_t netpoll_job_ops_increment(void) { return ++job_ops; }
+void netpoll_job_ops_reset(void) { job_ops = 0; }

@@ -71,7 +71,10 @@ final class PollFD: Sendable {
     defer { release() }
     while true {
       do {
-        return try call()
+        let result = try call()
+        // A task whose calls never wait must still let the others (and the poller) run.
+        if runtime.scheduler.shouldYield() { await Task.yield() }
+        return result
       } catch .wouldBlock {
         try await runtime.wait(pd, mode)
       } catch {

@@ -1,5 +1,10 @@
 import CNetPollShims
 import NetPollTrace
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The runtime's task executor: worker threads that run ready tasks and take turns being the
 /// poller, as in Go's scheduler (`findRunnable` → `netpoll`).
@@ -12,6 +17,11 @@ import NetPollTrace
 /// - New work wakes a sleeping worker; when none sleeps and the poller is blocked, it breaks the
 ///   poll (``Poller/wakeup()``), unless the job came from a worker, which will run it next.
 ///   Resuming a parked task therefore costs no system call when a worker is already awake.
+///
+/// - A task whose calls never have to wait would otherwise keep its worker forever (Swift cannot
+///   preempt it, as Go's sysmon does): after ``fairnessBatch`` operations in one job it yields
+///   (``PollFD``), and a monitor thread polls the kernel itself when nobody has for 10 ms
+///   (Go's sysmon `lastpoll` rule), so parked tasks still wake while every worker is busy.
 ///
 /// Tasks reach this executor through `withTaskExecutorPreference` (``NetPollRuntime/run(_:)``,
 /// ``NetPollRuntime/spawn(_:)``); a continuation resumed by the poller enqueues its task here.
@@ -30,6 +40,10 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
 
   let state = ConditionLock(State())
   private var threads: [OSThread] = []
+  /// Operations a job may complete before its task yields to the others.
+  static let fairnessBatch: UInt32 = 32
+  /// CLOCK_MONOTONIC ns of the last poll's return, for the monitor.
+  let lastPoll = Atomic<UInt64>(0)
   private let workers: Int
   private var pollOnce: @Sendable (_ block: Bool) -> Void = { _ in }
   let wakeupPoller: @Sendable () -> Void
@@ -45,9 +59,11 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
   ///   deadline) when its argument is true.
   func start(pollOnce: @escaping @Sendable (Bool) -> Void) {
     self.pollOnce = pollOnce
+    lastPoll.store(netpoll_monotonic_ns(), ordering: .relaxed)
     for i in 0..<workers {
       threads.append(OSThread(name: "netpoll-w\(i)") { [unowned self] in self.work() })
     }
+    threads.append(OSThread(name: "netpoll-mon") { [unowned self] in self.monitor() })
   }
 
   func enqueue(_ job: consuming ExecutorJob) {
@@ -99,6 +115,7 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
       }
       switch next {
       case .run(let job):
+        netpoll_job_ops_reset()
         job.runSynchronously(on: asUnownedTaskExecutor())
       case .poll(let block):
         pollOnce(block)
@@ -117,9 +134,40 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
     }
   }
 
+  /// Go's sysmon, reduced to its netpoll duty: every 10 ms, if no worker is polling and none has
+  /// for 10 ms, poll without blocking and wake what is ready.
+  private func monitor() {
+    let interval: UInt64 = 10_000_000
+    while true {
+      usleep(10_000)
+      let (stop, take) = state.withLock { s, _ -> (Bool, Bool) in
+        if s.stopping { return (true, false) }
+        guard !s.polling, netpoll_monotonic_ns() &- lastPoll.load(ordering: .relaxed) > interval else {
+          return (false, false)
+        }
+        s.polling = true
+        return (false, true)
+      }
+      if stop { return }
+      if take {
+        pollOnce(false)
+        state.withLock { s, _ in s.polling = false }
+      }
+    }
+  }
+
+  /// Whether the job running on this worker has done a batch of operations without waiting and
+  /// should let the others run.
+  func shouldYield() -> Bool {
+    guard netpoll_is_worker() != 0, netpoll_job_ops_increment() >= Self.fairnessBatch else { return false }
+    return state.withLock { s, _ in !s.queue.isEmpty }
+      || netpoll_monotonic_ns() &- lastPoll.load(ordering: .relaxed) > 1_000_000
+  }
+
   /// Called by the poller as soon as the kernel returns, before it wakes anyone: from here on a
   /// new job needs no break.
   func pollReturned() {
+    lastPoll.store(netpoll_monotonic_ns(), ordering: .relaxed)
     state.withLock { s, _ in s.pollerBlocked = false }
   }
 

@@ -30,3 +30,8 @@ int netpoll_accept4(int fd, int flags);
 /// Installs SIGINT and SIGTERM handlers that write the signal number (one byte) to `fd` and
 /// nothing else (async-signal-safe). Returns 0, or -1 with errno set.
 int netpoll_install_stop_signals(int fd);
+
+/// Operations completed by the job running on this thread without suspending (see
+/// Scheduler: a task that never has to wait yields after a batch of them).
+uint32_t netpoll_job_ops_increment(void);
+void netpoll_job_ops_reset(void);

@@ -1,0 +1,3 @@
+module netpoll/benchpeer
+
+go 1.19
