@@ -110,6 +110,8 @@ public final class EpollPoller: Poller, @unchecked Sendable {  // `events` is to
   public func isPollerDescriptor(_ fd: Int32) -> Bool { fd == epfd || fd == wakeFD }
 
   public func shutdown() {
+    // Deregistered like every other fd, so a trace never shows a close of a registered fd.
+    try? sys.epollCtl(epfd: epfd, op: EPOLL_CTL_DEL, fd: wakeFD, events: 0, data: 0, tag: Self.wakeupTag)
     try? sys.close(fd: wakeFD)
     try? sys.close(fd: epfd)
     events.deallocate()
