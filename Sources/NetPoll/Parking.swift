@@ -71,8 +71,12 @@ extension NetPollRuntime {
         wake(Waiter.take(bits), pd, mode, .cancel)
       }
     }
-    // As Go does on return from gopark: the readiness that woke us is consumed.
-    pd.exchange(mode, PollDescriptor.Semaphore.empty)
+    // As Go does on return from gopark, the readiness that woke us is consumed — but only a
+    // `ready` latch: Go's fdMutex guarantees no other reader exists by now, ours does not (a
+    // cancelled reader's successor may already be parked here), so a waiter is left alone.
+    if reason == .ready {
+      _ = pd.compareExchange(mode, expected: PollDescriptor.Semaphore.ready, desired: PollDescriptor.Semaphore.empty)
+    }
     if let error = reason.error { throw error }
   }
 

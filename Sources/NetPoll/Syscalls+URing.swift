@@ -46,7 +46,7 @@ extension Syscalls {
     return r
   }
 
-  /// Records one prepared SQE (`uring_sqe`); `detail` is the op's length or poll mask.
+  /// Records one prepared SQE (`uring_sqe`).
   @inline(__always)
   func recordSQE(op: UInt8, fd: Int32, userData: UInt64, flags: UInt8) {
     recorder?.record(

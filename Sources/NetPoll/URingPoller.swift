@@ -38,7 +38,7 @@ import Synchronization
 ///   between workers and `open`/`close`/`wakeup` submit from any thread, while those flags make
 ///   every submission (and, with `DEFER_TASKRUN`, every wait) from a second thread fail with EEXIST.
 ///   The chosen flags are in the trace's `uring_setup`.
-public final class URingPoller: Poller, @unchecked Sendable {  // the SQ is only touched under `submission`; the CQ, `cqes` and `droppedSeen` only by the one polling thread
+public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ: poll thread only
   public let name: String
   /// CQEs reaped per poll, as epoll's `maxevents`.
   static let maxEvents = 128

@@ -46,7 +46,7 @@ public struct ConnectionShapes: Sendable {
     case .stale(let fd, _, _, _): append(fd, "stale")
     case .deadline(let fd, let mode, _): append(fd, "deadline \(mode.rawValue)")
     case .uringSubmission(let op, let fd, _): append(fd, "sqe \(op)")
-    case .uringCompletion(_, _, let fd): append(fd, "ready")
+    case .uringCompletion(_, let res, let fd, _) where res > 0: append(fd, "ready")
     default: break
     }
   }
@@ -60,9 +60,13 @@ public struct ConnectionShapes: Sendable {
   public var connectionCount: Int { counts.values.reduce(0, +) }
 
   private mutating func append(_ fd: Int, _ step: String) {
-    guard open[fd] != nil, open[fd]!.count < Self.maxLength else { return }
-    open[fd]!.append(step)
+    guard let count = open[fd]?.count, count <= Self.maxLength else { return }
+    // The step past the cap becomes a marker, so a cut sequence never looks like a whole one.
+    open[fd]!.append(count == Self.maxLength ? Self.elided : step)
   }
+
+  /// The step that stands for everything past `maxLength`.
+  public static let elided = "…"
 
   private mutating func finishConnection(_ steps: [String]) {
     if counts[steps] != nil || counts.count < Self.maxShapes { counts[steps, default: 0] += 1 }
@@ -98,9 +102,14 @@ public struct ConnectionComparison: Sendable {
   public var divergence: String? {
     guard !typicalA.isEmpty, !typicalB.isEmpty else { return nil }
     guard let i = firstDifference else { return "The typical connection has the same event sequence in A and B." }
-    let (x, y) = alignment[i]
-    let before = i > 0 ? (alignment[i - 1].0 ?? alignment[i - 1].1 ?? "") : "the start"
-    return "The typical connection first diverges at step \(i + 1), after '\(before)': A does '\(x ?? "nothing")', B does '\(y ?? "nothing")'."
+    // The differing run: every row up to the next step both sides share.
+    let run = alignment[i...].prefix { $0.0 == nil || $0.1 == nil || $0.0 != $0.1 }
+    func steps(_ side: [String]) -> String {
+      side.isEmpty ? "nothing" : side.map { "'\($0)'" }.joined(separator: ", ")
+    }
+    let before = i > 0 ? "after '\(alignment[i - 1].0 ?? alignment[i - 1].1 ?? "")'" : "at the start"
+    return
+      "The typical connection first diverges at step \(i + 1), \(before): A does \(steps(run.compactMap(\.0))), B does \(steps(run.compactMap(\.1)))."
   }
 }
 

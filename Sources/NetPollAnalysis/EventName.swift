@@ -16,6 +16,7 @@ enum EventName: UInt8, CaseIterable {
   case accept
   case connect
   case getsockopt
+  case getsockname
   case read
   case write
   case shutdown
@@ -46,6 +47,7 @@ enum EventName: UInt8, CaseIterable {
     case .accept: "accept"
     case .connect: "connect"
     case .getsockopt: "getsockopt"
+    case .getsockname: "getsockname"
     case .read: "read"
     case .write: "write"
     case .shutdown: "shutdown"
@@ -94,6 +96,7 @@ enum EventName: UInt8, CaseIterable {
       if p[0] == 0x74 && p[1] == 0x72 && p[2] == 0x61 && p[3] == 0x63 && p[4] == 0x65 && p[5] == 0x5f && p[6] == 0x73 && p[7] == 0x74 && p[8] == 0x61 && p[9] == 0x72 && p[10] == 0x74 { return .traceStart }
       if p[0] == 0x75 && p[1] == 0x72 && p[2] == 0x69 && p[3] == 0x6e && p[4] == 0x67 && p[5] == 0x5f && p[6] == 0x73 && p[7] == 0x65 && p[8] == 0x74 && p[9] == 0x75 && p[10] == 0x70 { return .uringSetup }
       if p[0] == 0x75 && p[1] == 0x72 && p[2] == 0x69 && p[3] == 0x6e && p[4] == 0x67 && p[5] == 0x5f && p[6] == 0x65 && p[7] == 0x6e && p[8] == 0x74 && p[9] == 0x65 && p[10] == 0x72 { return .uringEnter }
+      if p[0] == 0x67 && p[1] == 0x65 && p[2] == 0x74 && p[3] == 0x73 && p[4] == 0x6f && p[5] == 0x63 && p[6] == 0x6b && p[7] == 0x6e && p[8] == 0x61 && p[9] == 0x6d && p[10] == 0x65 { return .getsockname }
     case 12:
       if p[0] == 0x65 && p[1] == 0x70 && p[2] == 0x6f && p[3] == 0x6c && p[4] == 0x6c && p[5] == 0x5f && p[6] == 0x63 && p[7] == 0x72 && p[8] == 0x65 && p[9] == 0x61 && p[10] == 0x74 && p[11] == 0x65 { return .epollCreate }
     case 14:

@@ -26,20 +26,20 @@ enum JSONKind: UInt8, Sendable {
 
 /// One member of a scanned object: byte offsets into the scanned line.
 struct JSONMember {
-  var keyStart: Int
-  var keyEnd: Int
   var kind: JSONKind
-  /// For strings, the bytes between the quotes; for other kinds, the whole value.
-  var valueStart: Int
-  var valueEnd: Int
   /// True when a string value contains a backslash escape.
   var escaped: Bool
-  /// For integers, the absolute value (valid unless `overflow`), computed while scanning.
-  var magnitude: UInt64 = 0
   /// For integers, whether the value is negative.
   var negative = false
   /// For integers, whether the absolute value does not fit in 64 bits.
   var overflow = false
+  /// The scan this member belongs to (see `JSONObjectScanner.member`).
+  var generation: UInt32 = 0
+  /// For strings, the bytes between the quotes; for other kinds, the whole value.
+  var valueStart: Int
+  var valueEnd: Int
+  /// For integers, the absolute value (valid unless `overflow`), computed while scanning.
+  var magnitude: UInt64 = 0
 }
 
 /// A syntax error, at a byte offset of the line.
@@ -50,27 +50,33 @@ struct JSONSyntaxError: Error {
 
 /// A byte-level scanner for one JSON object, written for trace lines.
 ///
-/// It records the object's top-level members (key and value offsets, the value's kind) into a
-/// reused table and checks nested values for well-formedness without building them, so a line costs
-/// no allocation once the table has grown. Keys are compared as raw bytes: an escaped key never
-/// matches a contract field name. Nesting deeper than `maxDepth` is an error.
+/// It makes one pass over the line: each top-level member whose key is a contract field
+/// (`FieldKey`) is recorded in a table indexed by that key, and every other value is checked for
+/// well-formedness without being built, so a line costs no allocation. Table entries carry the
+/// number of the scan that wrote them, so nothing is cleared between lines. Keys are compared as raw
+/// bytes: an escaped key never matches a contract field name. Nesting deeper than `maxDepth` is an
+/// error.
+///
+/// Copies share the table: a copy is only for reading the members of the last scan.
 struct JSONObjectScanner {
-  /// The members of the last scanned object, in line order.
-  private(set) var members: [JSONMember] = []
   /// The scanned bytes; valid only while the caller's buffer is.
   private(set) var bytes = UnsafeRawBufferPointer(start: nil, count: 0)
   static let maxDepth = 16
 
-  /// For each `FieldKey`, the index of its member in `members`, or -1.
-  private var slots = [Int16](repeating: -1, count: FieldKey.allCases.count)
+  private let table = MemberTable()
+  private var generation: UInt32 = 0
 
-  init() { members.reserveCapacity(32) }
+  init() {}
 
   /// Scans `bytes[range]`, which must hold exactly one object (surrounding blanks allowed).
   mutating func scan(_ bytes: UnsafeRawBufferPointer, range: Range<Int>) throws(JSONSyntaxError) {
     self.bytes = bytes
-    members.removeAll(keepingCapacity: true)
-    for i in slots.indices { slots[i] = -1 }
+    generation &+= 1
+    if generation == 0 {
+      table.clear()
+      generation = 1
+    }
+    let slots = table.slots
     var cursor = Cursor(bytes: bytes, position: range.lowerBound, end: range.upperBound)
     cursor.skipBlanks()
     guard cursor.peek() == UInt8(ascii: "{") else {
@@ -84,19 +90,21 @@ struct JSONObjectScanner {
       while true {
         cursor.skipBlanks()
         guard cursor.peek() == UInt8(ascii: "\"") else { throw cursor.error("expected a key string") }
-        let (keyStart, keyEnd, _) = try cursor.string()
+        let (keyStart, keyEnd, keyEscaped) = try cursor.string()
         cursor.skipBlanks()
         guard cursor.peek() == UInt8(ascii: ":") else { throw cursor.error("expected ':' after a key") }
         cursor.position += 1
         cursor.skipBlanks()
-        let member = try cursor.value(depth: 1, keyStart: keyStart, keyEnd: keyEnd)
-        if let key = FieldKey.match(
-          bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + keyStart, count: keyEnd - keyStart),
-          slots[Int(key.rawValue)] < 0, members.count < Int(Int16.max)
-        {
-          slots[Int(key.rawValue)] = Int16(members.count)
+        let key =
+          keyEscaped
+          ? nil : FieldKey.match(cursor.base + keyStart, count: keyEnd - keyStart)
+        if let key, slots[Int(key.rawValue)].generation != generation {
+          var member = try cursor.value(depth: 1)
+          member.generation = generation
+          slots[Int(key.rawValue)] = member
+        } else {
+          _ = try cursor.value(depth: 1)
         }
-        members.append(member)
         cursor.skipBlanks()
         let c = cursor.peek()
         cursor.position += 1
@@ -112,39 +120,85 @@ struct JSONObjectScanner {
 
   /// The member whose key is `key`, or `nil` (the first one if the key repeats).
   func member(_ key: FieldKey) -> JSONMember? {
-    let index = slots[Int(key.rawValue)]
-    return index < 0 ? nil : members[Int(index)]
+    let m = table.slots[Int(key.rawValue)]
+    return m.generation == generation ? m : nil
   }
 
   /// Calls `body` with each element of the array `member` (kind, start, end, escaped).
   func forEachElement(
     of member: JSONMember, _ body: (JSONMember) throws(JSONSyntaxError) -> Void
   ) throws(JSONSyntaxError) {
-    var cursor = Cursor(bytes: bytes, position: member.valueStart + 1, end: member.valueEnd)
-    cursor.skipBlanks()
-    if cursor.peek() == UInt8(ascii: "]") { return }
-    while true {
-      cursor.skipBlanks()
-      let element = try cursor.value(depth: 2, keyStart: 0, keyEnd: 0)
-      try body(element)
-      cursor.skipBlanks()
-      let c = cursor.peek()
-      cursor.position += 1
-      if c == UInt8(ascii: ",") { continue }
-      return
-    }
+    var elements = self.elements(of: member)
+    while let element = try elements.next() { try body(element) }
   }
+
+  /// The elements of the array `member`, one at a time (no closure, so no capture in hot loops).
+  func elements(of member: JSONMember) -> ArrayElements {
+    ArrayElements(cursor: Cursor(bytes: bytes, position: member.valueStart + 1, end: member.valueEnd))
+  }
+}
+
+/// Walks the elements of an array the scanner has already checked.
+struct ArrayElements {
+  fileprivate var cursor: Cursor
+  private var done = false
+
+  fileprivate init(cursor: Cursor) {
+    self.cursor = cursor
+    self.cursor.skipBlanks()
+    done = self.cursor.peek() == UInt8(ascii: "]")
+  }
+
+  /// The next element, or `nil` after the last.
+  mutating func next() throws(JSONSyntaxError) -> JSONMember? {
+    guard !done else { return nil }
+    cursor.skipBlanks()
+    let element = try cursor.value(depth: 2)
+    cursor.skipBlanks()
+    if cursor.peek() == UInt8(ascii: ",") {
+      cursor.position += 1
+    } else {
+      done = true
+    }
+    return element
+  }
+}
+
+/// The scanner's table: one member per `FieldKey`, allocated once.
+private final class MemberTable {
+  let slots: UnsafeMutablePointer<JSONMember>
+  private static let count = FieldKey.allCases.count
+
+  init() {
+    slots = .allocate(capacity: Self.count)
+    slots.initialize(repeating: JSONMember(kind: .null, escaped: false, valueStart: 0, valueEnd: 0), count: Self.count)
+  }
+
+  /// Marks every entry unused (when the scan counter wraps).
+  func clear() {
+    for i in 0..<Self.count { slots[i].generation = 0 }
+  }
+
+  deinit { slots.deallocate() }
 }
 
 /// Reads a value's bytes; shared by the scanner and by field decoding.
 struct Cursor {
-  let bytes: UnsafeRawBufferPointer
+  /// The first byte of the buffer (positions are offsets from it).
+  let base: UnsafePointer<UInt8>
   var position: Int
   let end: Int
 
+  init(bytes: UnsafeRawBufferPointer, position: Int, end: Int) {
+    // An empty buffer may have no address; nothing is read from it (`end` is 0).
+    base = bytes.baseAddress.map { $0.assumingMemoryBound(to: UInt8.self) } ?? UnsafePointer(bitPattern: 1)!
+    self.position = position
+    self.end = end
+  }
+
   var atEnd: Bool { position >= end }
 
-  func peek() -> UInt8 { position < end ? bytes[position] : 0 }
+  func peek() -> UInt8 { position < end ? base[position] : 0 }
 
   func error(_ message: String) -> JSONSyntaxError {
     JSONSyntaxError(offset: position, message: message)
@@ -152,7 +206,7 @@ struct Cursor {
 
   mutating func skipBlanks() {
     while position < end {
-      let c = bytes[position]
+      let c = base[position]
       guard c == 0x20 || c == 0x09 || c == 0x0D || c == 0x0A else { return }
       position += 1
     }
@@ -164,7 +218,7 @@ struct Cursor {
     let start = position
     var escaped = false
     while position < end {
-      let c = bytes[position]
+      let c = base[position]
       if c == UInt8(ascii: "\"") {
         position += 1
         return (start, position - 1, escaped)
@@ -173,13 +227,13 @@ struct Cursor {
         escaped = true
         position += 1
         guard position < end else { break }
-        switch bytes[position] {
+        switch base[position] {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
           UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
           position += 1
         case UInt8(ascii: "u"):
           guard position + 4 < end else { throw error("truncated \\u escape") }
-          for i in 1...4 where !isHexDigit(bytes[position + i]) {
+          for i in 1...4 where !isHexDigit(base[position + i]) {
             throw error("bad \\u escape")
           }
           position += 5
@@ -194,51 +248,31 @@ struct Cursor {
     throw JSONSyntaxError(offset: start - 1, message: "unterminated string")
   }
 
-  /// Scans any value at `position`, checking nested arrays/objects for well-formedness.
-  mutating func value(depth: Int, keyStart: Int, keyEnd: Int) throws(JSONSyntaxError) -> JSONMember {
+  /// Scans any value at `position`, checking nested arrays/objects for well-formedness; an
+  /// integer's magnitude is computed in the same pass.
+  mutating func value(depth: Int) throws(JSONSyntaxError) -> JSONMember {
     let start = position
-    func member(_ kind: JSONKind, _ s: Int, _ e: Int, escaped: Bool = false) -> JSONMember {
-      JSONMember(
-        keyStart: keyStart, keyEnd: keyEnd, kind: kind, valueStart: s, valueEnd: e, escaped: escaped)
-    }
     switch peek() {
     case UInt8(ascii: "\""):
       let (s, e, escaped) = try string()
-      return member(.string, s, e, escaped: escaped)
+      return JSONMember(kind: .string, escaped: escaped, valueStart: s, valueEnd: e)
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-      let negative = peek() == UInt8(ascii: "-")
-      let digitsStart = negative ? start + 1 : start
-      var m = member(try number(), start, position)
-      if m.kind == .integer {
-        m.negative = negative
-        var magnitude: UInt64 = 0
-        for i in digitsStart..<position {
-          let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
-          let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[i] &- UInt8(ascii: "0")))
-          if o1 || o2 {
-            m.overflow = true
-            break
-          }
-          magnitude = sum
-        }
-        m.magnitude = magnitude
-      }
-      return m
+      return try number()
     case UInt8(ascii: "t"):
       try literal("true")
-      return member(.bool, start, position)
+      return JSONMember(kind: .bool, escaped: false, valueStart: start, valueEnd: position)
     case UInt8(ascii: "f"):
       try literal("false")
-      return member(.bool, start, position)
+      return JSONMember(kind: .bool, escaped: false, valueStart: start, valueEnd: position)
     case UInt8(ascii: "n"):
       try literal("null")
-      return member(.null, start, position)
+      return JSONMember(kind: .null, escaped: false, valueStart: start, valueEnd: position)
     case UInt8(ascii: "["):
       try container(close: UInt8(ascii: "]"), depth: depth, keyed: false)
-      return member(.array, start, position)
+      return JSONMember(kind: .array, escaped: false, valueStart: start, valueEnd: position)
     case UInt8(ascii: "{"):
       try container(close: UInt8(ascii: "}"), depth: depth, keyed: true)
-      return member(.object, start, position)
+      return JSONMember(kind: .object, escaped: false, valueStart: start, valueEnd: position)
     default:
       throw error(atEnd ? "line ends where a value should be" : "expected a JSON value")
     }
@@ -262,7 +296,7 @@ struct Cursor {
         position += 1
         skipBlanks()
       }
-      _ = try value(depth: depth + 1, keyStart: 0, keyEnd: 0)
+      _ = try value(depth: depth + 1)
       skipBlanks()
       let c = peek()
       if c == UInt8(ascii: ",") {
@@ -277,35 +311,56 @@ struct Cursor {
     }
   }
 
-  private mutating func number() throws(JSONSyntaxError) -> JSONKind {
-    var kind = JSONKind.integer
-    if peek() == UInt8(ascii: "-") { position += 1 }
+  private mutating func number() throws(JSONSyntaxError) -> JSONMember {
+    let start = position
+    var m = JSONMember(kind: .integer, escaped: false, valueStart: start, valueEnd: start)
+    if peek() == UInt8(ascii: "-") {
+      m.negative = true
+      position += 1
+    }
     guard isDigit(peek()) else { throw error("bad number") }
     if peek() == UInt8(ascii: "0") {
       position += 1
     } else {
-      while isDigit(peek()) { position += 1 }
+      let digitsStart = position
+      var magnitude: UInt64 = 0
+      while position < end {
+        let digit = base[position] &- UInt8(ascii: "0")
+        guard digit < 10 else { break }
+        if position - digitsStart < 19 {
+          // 19 decimal digits always fit in 64 bits; only longer numbers need the checks.
+          magnitude = magnitude &* 10 &+ UInt64(digit)
+        } else {
+          let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+          let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
+          if o1 || o2 { m.overflow = true }
+          magnitude = sum
+        }
+        position += 1
+      }
+      m.magnitude = magnitude
     }
     if peek() == UInt8(ascii: ".") {
-      kind = .fraction
+      m.kind = .fraction
       position += 1
       guard isDigit(peek()) else { throw error("bad number") }
       while isDigit(peek()) { position += 1 }
     }
     if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
-      kind = .fraction
+      m.kind = .fraction
       position += 1
       if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
       guard isDigit(peek()) else { throw error("bad number") }
       while isDigit(peek()) { position += 1 }
     }
-    return kind
+    m.valueEnd = position
+    return m
   }
 
   private mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
     let count = word.utf8CodeUnitCount
     guard position + count <= end,
-      memcmp(bytes.baseAddress! + position, word.utf8Start, count) == 0
+      memcmp(base + position, word.utf8Start, count) == 0
     else { throw error("expected a JSON value") }
     position += count
   }

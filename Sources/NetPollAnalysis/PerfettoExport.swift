@@ -33,8 +33,8 @@ public struct PerfettoExport {
   private var origin: Int?
   private var namedThreads: Set<Int> = []
   private var nextFlow = 1
-  /// Wakes waiting for their task's resumed call: key fd*2+mode → flow id.
-  private var pendingFlows: [Int: Int] = [:]
+  /// Wakes waiting for their task's resumed call → flow id.
+  private var pendingFlows: [FDDirection: Int] = [:]
   private(set) var written = 0
 
   private init(header: TraceHeader) { self.header = header }
@@ -66,20 +66,20 @@ public struct PerfettoExport {
         args: "{\"reason\":\"\(reason.rawValue)\"}")
       let flow = nextFlow
       nextFlow += 1
-      pendingFlows[fd * 2 + (mode == .read ? 0 : 1)] = flow
+      pendingFlows[FDDirection(fd: fd, mode: mode)] = flow
       emit(
         sink, name: "wake \(reason.rawValue)", ph: "X", ts: e.ts, tid: e.tid,
         extra: ",\"dur\":0,\"bind_id\":\(flow),\"flow_out\":true",
         args: "{\"task\":\(task),\"fd\":\(fd),\"mode\":\"\(mode.rawValue)\"}")
     case .socketCall(let call):
       let args = "{\"fd\":\(call.fd),\"ret\":\(call.ret)\(errno)}"
-      let mode: Int? =
+      let mode: PollMode? =
         switch call.syscall {
-        case .read, .accept, .connect: 0
-        case .write: 1
+        case .read, .accept, .connect: .read
+        case .write: .write
         default: nil
         }
-      if let mode, call.fd >= 0, let flow = pendingFlows.removeValue(forKey: call.fd * 2 + mode) {
+      if let mode, call.fd >= 0, let flow = pendingFlows.removeValue(forKey: FDDirection(fd: call.fd, mode: mode)) {
         emit(
           sink, name: call.syscall.rawValue, ph: "X", ts: e.ts, tid: e.tid,
           extra: ",\"dur\":0,\"bind_id\":\(flow),\"flow_in\":true", args: args)

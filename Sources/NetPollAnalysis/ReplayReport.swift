@@ -64,7 +64,7 @@ public struct ReplaySummary: Sendable, Equatable {
   public var wakesByReason: [WakeReason: Int] = [:]
   /// Readiness reports (`epoll_wait.ready` entries and poll completions).
   public var readiness = 0
-  /// Readiness latched because no task was parked.
+  /// Readiness reports that found no task parked in any direction they report (latched).
   public var latchedReadiness = 0
   /// Bad readiness correctly dropped by the runtime (followed by a `stale` event).
   public var staleDrops = 0

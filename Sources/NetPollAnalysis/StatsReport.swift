@@ -29,6 +29,11 @@ public struct StatsReport: Sendable {
   public var uringEnters = 0
   /// `uring_cqe` events.
   public var uringCompletions = 0
+  /// Readiness reports from the kernel: `epoll_wait.ready` entries, plus `uring_cqe`s with a
+  /// positive result for an fd (poll completions).
+  public var readinessReports = 0
+  /// Calls that wait for the kernel: `epoll_wait`, plus `io_uring_enter` with `min_complete > 0`.
+  public var kernelWaits = 0
   /// Successful reads with `ret > 0` on connection fds (see `TraceStats`).
   public var requests = 0
   /// Bytes returned by successful reads on connection fds.
@@ -76,32 +81,43 @@ public struct StatsReport: Sendable {
   }
   /// All wakes.
   public var wakes: Int { wakesByReason.values.reduce(0, +) }
+  /// Readiness reports per kernel wait, the batching figure both backends share.
+  public var readinessPerWait: Double { ratio(readinessReports, kernelWaits) }
   /// Spurious wakes per `ready` wake.
   public var spuriousWakeShare: Double { ratio(spuriousWakes, wakesByReason[.ready, default: 0]) }
 
-  /// The headline figures, in a fixed order, for tables and `diff`.
+  /// The headline figures, in a fixed order, for tables and `diff`; a figure that does not apply
+  /// to this trace (an epoll figure of an io_uring trace, a latency with no samples) has no value.
   public var figures: [StatsFigure] {
-    [
+    let epoll = epollWaits > 0
+    let uring = uringEnters > 0
+    let woken = wakeLatency.count > 0
+    return [
       StatsFigure("events", "events", Double(events), .neutral),
       StatsFigure("requests", "requests", Double(requests), .neutral),
       StatsFigure("kernel_entries", "kernel entries (syscalls)", Double(kernelEntries), .lowerIsBetter),
       StatsFigure("kernel_entries_per_request", "kernel entries per request", kernelEntriesPerRequest, .lowerIsBetter),
       StatsFigure("kernel_entries_per_kib", "kernel entries per KiB moved", kernelEntriesPerKiB, .lowerIsBetter),
       StatsFigure("eagain_share", "EAGAIN share of syscalls", eagainShare, .lowerIsBetter),
-      StatsFigure("events_per_epoll_wait", "events per epoll_wait", eventsPerEpollWait, .higherIsBetter),
+      StatsFigure("readiness_per_wait", "readiness reports per kernel wait", readinessPerWait, .higherIsBetter),
+      StatsFigure("events_per_epoll_wait", "events per epoll_wait", epoll ? eventsPerEpollWait : nil, .higherIsBetter),
       StatsFigure(
-        "completions_per_uring_enter", "completions per io_uring_enter", completionsPerUringEnter, .higherIsBetter),
+        "completions_per_uring_enter", "completions per io_uring_enter", uring ? completionsPerUringEnter : nil,
+        .higherIsBetter),
       StatsFigure("parks", "parks", Double(eventCounts["park", default: 0]), .lowerIsBetter),
       StatsFigure("wakes", "wakes", Double(wakes), .neutral),
       StatsFigure("spurious_wake_share", "spurious wake share", spuriousWakeShare, .lowerIsBetter),
       StatsFigure("stale_drops", "stale drops", Double(staleDrops), .neutral),
-      StatsFigure("wake_latency_p50_ns", "wake latency p50 (ns)", Double(wakeLatency.p50), .lowerIsBetter),
-      StatsFigure("wake_latency_p99_ns", "wake latency p99 (ns)", Double(wakeLatency.p99), .lowerIsBetter),
-      StatsFigure("wake_latency_p999_ns", "wake latency p99.9 (ns)", Double(wakeLatency.p999), .lowerIsBetter),
-      StatsFigure("epoll_wait_p50_ns", "epoll_wait p50 (ns)", Double(epollWaitDuration.p50), .neutral),
-      StatsFigure("epoll_wait_p99_ns", "epoll_wait p99 (ns)", Double(epollWaitDuration.p99), .neutral),
-      StatsFigure("uring_enter_p50_ns", "io_uring_enter p50 (ns)", Double(uringEnterDuration.p50), .neutral),
-      StatsFigure("uring_enter_p99_ns", "io_uring_enter p99 (ns)", Double(uringEnterDuration.p99), .neutral),
+      StatsFigure("wake_latency_p50_ns", "wake latency p50 (ns)", woken ? Double(wakeLatency.p50) : nil, .lowerIsBetter),
+      StatsFigure("wake_latency_p99_ns", "wake latency p99 (ns)", woken ? Double(wakeLatency.p99) : nil, .lowerIsBetter),
+      StatsFigure(
+        "wake_latency_p999_ns", "wake latency p99.9 (ns)", woken ? Double(wakeLatency.p999) : nil, .lowerIsBetter),
+      StatsFigure("epoll_wait_p50_ns", "epoll_wait p50 (ns)", epoll ? Double(epollWaitDuration.p50) : nil, .neutral),
+      StatsFigure("epoll_wait_p99_ns", "epoll_wait p99 (ns)", epoll ? Double(epollWaitDuration.p99) : nil, .neutral),
+      StatsFigure(
+        "uring_enter_p50_ns", "io_uring_enter p50 (ns)", uring ? Double(uringEnterDuration.p50) : nil, .neutral),
+      StatsFigure(
+        "uring_enter_p99_ns", "io_uring_enter p99 (ns)", uring ? Double(uringEnterDuration.p99) : nil, .neutral),
     ]
   }
 }
@@ -128,12 +144,12 @@ public struct StatsFigure: Sendable {
   public var key: String
   /// Human label.
   public var label: String
-  /// The value.
-  public var value: Double
+  /// The value, or `nil` when the figure does not apply to the trace.
+  public var value: Double?
   /// Which way is an improvement.
   public var preference: Preference
 
-  init(_ key: String, _ label: String, _ value: Double, _ preference: Preference) {
+  init(_ key: String, _ label: String, _ value: Double?, _ preference: Preference) {
     self.key = key
     self.label = label
     self.value = value

@@ -29,6 +29,9 @@ extension StatsReport {
           ("uring_enters", .int(uringEnters)),
           ("uring_completions", .int(uringCompletions)),
           ("completions_per_uring_enter", .double(completionsPerUringEnter)),
+          ("readiness_reports", .int(readinessReports)),
+          ("kernel_waits", .int(kernelWaits)),
+          ("readiness_per_wait", .double(readinessPerWait)),
         ])
       ),
       ("requests", .int(requests)),
@@ -78,6 +81,7 @@ extension StatsReport {
     if uringEnters > 0 {
       out += "  io_uring_enter: \(uringEnters) calls, \(formatDecimal(completionsPerUringEnter, digits: 2)) completions per call\n"
     }
+    out += "  readiness reports per kernel wait: \(formatDecimal(readinessPerWait, digits: 2)) (\(readinessReports) over \(kernelWaits) waits)\n"
     out += "\nrequests (reads with data on connection fds): \(requests)\n"
     out += "  bytes read \(bytesRead), written \(bytesWritten)\n"
     out += "  kernel entries per request \(formatDecimal(kernelEntriesPerRequest, digits: 2)), per KiB moved \(formatDecimal(kernelEntriesPerKiB, digits: 2))\n"

@@ -8,7 +8,7 @@ struct TimelineRecorder {
   var task: Int?
   private(set) var fdSteps: [TimelineStep] = []
   private(set) var taskSteps: [TimelineStep] = []
-  private var lastEAGAIN: [Int: TimelineStep] = [:]
+  private var lastEAGAIN: [FDDirection: TimelineStep] = [:]
   private var parkedOn: (fd: Int, mode: PollMode)?
   private var resumeOn: (fd: Int, mode: PollMode)?
 
@@ -20,7 +20,7 @@ struct TimelineRecorder {
   /// Remembers an EAGAIN so a task's timeline can show it before the park it causes.
   mutating func pendingEAGAIN(fd: Int, mode: PollMode, _ e: TraceEvent) {
     guard task != nil, case .socketCall(let call) = e.body else { return }
-    lastEAGAIN[fd * 2 + (mode == .read ? 0 : 1)] = step(e, describe(call, e))
+    lastEAGAIN[FDDirection(fd: fd, mode: mode)] = step(e, describe(call, e))
   }
 
   private mutating func recordForFD(_ fd: Int, _ e: TraceEvent) {
@@ -51,7 +51,7 @@ struct TimelineRecorder {
       fdSteps.append(step(e, "\(mode.rawValue) deadline \(what)"))
     case .uringSubmission(let op, let sfd, let userData) where sfd == fd:
       fdSteps.append(step(e, "sqe \(op) user_data \(userData)"))
-    case .uringCompletion(let userData, let res, let cfd) where cfd == fd:
+    case .uringCompletion(let userData, let res, let cfd, _) where cfd == fd:
       fdSteps.append(step(e, "cqe res \(res)\(e.errno.map { " (\($0))" } ?? "") user_data \(userData)"))
     default: break
     }
@@ -60,7 +60,7 @@ struct TimelineRecorder {
   private mutating func recordForTask(_ task: Int, _ e: TraceEvent) {
     switch e.body {
     case .park(let t, let fd, let mode) where t == task:
-      if let eagain = lastEAGAIN.removeValue(forKey: fd * 2 + (mode == .read ? 0 : 1)) {
+      if let eagain = lastEAGAIN.removeValue(forKey: FDDirection(fd: fd, mode: mode)) {
         taskSteps.append(eagain)
       }
       taskSteps.append(step(e, "parks on fd \(fd) (\(mode.rawValue))"))

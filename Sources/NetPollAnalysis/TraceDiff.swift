@@ -6,13 +6,17 @@ public struct TraceDiff: Sendable {
     public var key: String
     /// Human label.
     public var label: String
-    /// A's value.
-    public var a: Double
-    /// B's value.
-    public var b: Double
-    /// B / A, or `nil` when A is 0.
-    public var ratio: Double? { a == 0 ? nil : b / a }
-    /// `better`, `worse`, `same`, `up`/`down` (for figures with no preferred direction).
+    /// A's value (`nil`: the figure does not apply to A, e.g. `epoll_wait` figures of io_uring).
+    public var a: Double?
+    /// B's value (`nil`: the figure does not apply to B).
+    public var b: Double?
+    /// B / A, or `nil` when either is missing or A is 0.
+    public var ratio: Double? {
+      guard let a, let b, a != 0 else { return nil }
+      return b / a
+    }
+    /// `better`, `worse`, `same`, `up`/`down` (for figures with no preferred direction), or `n/a`
+    /// when the figure applies to only one of the traces.
     public var direction: String
   }
 
@@ -54,17 +58,20 @@ public struct TraceDiff: Sendable {
     let figuresB = b.figures
     rows = zip(a.figures, figuresB).map { fa, fb in
       let direction: String
-      let tolerance = Swift.max(abs(fa.value), abs(fb.value)) * 0.02
-      if abs(fb.value - fa.value) <= tolerance {
+      guard let va = fa.value, let vb = fb.value else {
+        return Row(key: fa.key, label: fa.label, a: fa.value, b: fb.value, direction: "n/a")
+      }
+      let tolerance = Swift.max(abs(va), abs(vb)) * 0.02
+      if abs(vb - va) <= tolerance {
         direction = "same"
       } else {
         switch fa.preference {
-        case .neutral: direction = fb.value > fa.value ? "up" : "down"
-        case .lowerIsBetter: direction = fb.value < fa.value ? "better" : "worse"
-        case .higherIsBetter: direction = fb.value > fa.value ? "better" : "worse"
+        case .neutral: direction = vb > va ? "up" : "down"
+        case .lowerIsBetter: direction = vb < va ? "better" : "worse"
+        case .higherIsBetter: direction = vb > va ? "better" : "worse"
         }
       }
-      return Row(key: fa.key, label: fa.label, a: fa.value, b: fb.value, direction: direction)
+      return Row(key: fa.key, label: fa.label, a: va, b: vb, direction: direction)
     }
     connections = ConnectionComparison(a: shapesA, b: shapesB)
     findings = Self.findings(a: a, b: b, rows: rows, connections: connections)
@@ -74,31 +81,32 @@ public struct TraceDiff: Sendable {
     -> [String]
   {
     var out: [String] = []
-    func value(_ key: String) -> Row? { rows.first { $0.key == key } }
+    /// The row's two values, when both traces have the figure.
+    func values(_ key: String) -> (a: Double, b: Double, row: Row)? {
+      guard let r = rows.first(where: { $0.key == key }), let va = r.a, let vb = r.b else { return nil }
+      return (va, vb, r)
+    }
     func number(_ x: Double) -> String { formatDecimal(x, digits: x >= 100 ? 0 : 2) }
-    if let r = value("kernel_entries_per_request"), r.a > 0, r.b > 0, r.direction != "same" {
-      out.append("B needs \(number(r.b)) kernel entries per request where A needs \(number(r.a)).")
+    if let (va, vb, r) = values("kernel_entries_per_request"), va > 0, vb > 0, r.direction != "same" {
+      out.append("B needs \(number(vb)) kernel entries per request where A needs \(number(va)).")
     }
     for (key, what) in [("wake_latency_p99_ns", "wake latency p99"), ("wake_latency_p50_ns", "wake latency p50")] {
-      if let r = value(key), let ratio = r.ratio, r.b > 0, ratio >= 1.25 || ratio <= 0.8 {
+      if let (va, vb, r) = values(key), let ratio = r.ratio, vb > 0, ratio >= 1.25 || ratio <= 0.8 {
         out.append(
-          "B's \(what) is \(formatDecimal(ratio, digits: 1))x A's (\(formatNanoseconds(Int(r.b))) vs \(formatNanoseconds(Int(r.a)))).")
+          "B's \(what) is \(formatDecimal(ratio, digits: 1))x A's (\(formatNanoseconds(Int(vb))) vs \(formatNanoseconds(Int(va)))).")
       }
     }
-    if let r = value("eagain_share"), abs(r.b - r.a) >= 0.02 {
-      out.append("EAGAIN is \(percent(r.b)) of B's syscalls and \(percent(r.a)) of A's.")
+    if let (va, vb, _) = values("eagain_share"), abs(vb - va) >= 0.02 {
+      out.append("EAGAIN is \(percent(vb)) of B's syscalls and \(percent(va)) of A's.")
     }
-    if let r = value("spurious_wake_share"), abs(r.b - r.a) >= 0.01 {
-      out.append("B wakes spuriously on \(percent(r.b)) of ready wakes, A on \(percent(r.a)).")
+    if let (va, vb, _) = values("spurious_wake_share"), abs(vb - va) >= 0.01 {
+      out.append("B wakes spuriously on \(percent(vb)) of ready wakes, A on \(percent(va)).")
     }
-    if a.epollWaits > 0, b.epollWaits > 0, let r = value("events_per_epoll_wait"), r.direction != "same" {
-      out.append("B batches \(number(r.b)) events per epoll_wait, A \(number(r.a)).")
-    }
-    if a.backend != b.backend {
-      let batchA = a.uringEnters > 0 ? a.completionsPerUringEnter : a.eventsPerEpollWait
-      let batchB = b.uringEnters > 0 ? b.completionsPerUringEnter : b.eventsPerEpollWait
+    if let (va, vb, r) = values("readiness_per_wait"), a.kernelWaits > 0, b.kernelWaits > 0,
+      a.backend != b.backend || r.direction != "same"
+    {
       out.append(
-        "A (\(a.backend)) reaps \(number(batchA)) readiness reports per wait; B (\(b.backend)) \(number(batchB)).")
+        "A (\(a.backend)) gets \(number(va)) readiness reports per kernel wait; B (\(b.backend)) \(number(vb)).")
     }
     if let divergence = connections.divergence {
       out.append(divergence)

@@ -10,7 +10,8 @@ extension TraceDiff {
         .array(
           rows.map { row in
             .object([
-              ("key", .string(row.key)), ("a", .double(row.a)), ("b", .double(row.b)),
+              ("key", .string(row.key)), ("a", row.a.map { .double($0) } ?? .null),
+              ("b", row.b.map { .double($0) } ?? .null),
               ("ratio", row.ratio.map { .double($0) } ?? .null), ("direction", .string(row.direction)),
             ])
           })
@@ -41,7 +42,10 @@ extension TraceDiff {
   }
 
   private func render(fileA: String, fileB: String, markdown: Bool) -> String {
-    func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e12 ? String(Int(x)) : formatDecimal(x, digits: 3) }
+    func number(_ x: Double?) -> String {
+      guard let x else { return "-" }
+      return x == x.rounded() && abs(x) < 1e12 ? String(Int(x)) : formatDecimal(x, digits: 3)
+    }
     var out = "A: \(fileA) (\(a.backend), \(a.events) events)\nB: \(fileB) (\(b.backend), \(b.events) events)\n\n"
     let header = ["figure", "A", "B", "B/A", ""]
     let body = rows.map { [$0.label, number($0.a), number($0.b), $0.ratio.map { formatDecimal($0, digits: 2) } ?? "-", $0.direction] }

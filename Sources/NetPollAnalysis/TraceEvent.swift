@@ -44,8 +44,9 @@ public struct TraceEvent: Sendable {
     case uringSubmission(op: String, fd: Int, userData: UInt64)
     /// `io_uring_enter(2)`.
     case uringEnter(ringFd: Int, toSubmit: Int, minComplete: Int, ret: Int, durationNs: Int)
-    /// A completion queue entry was reaped (not a system call).
-    case uringCompletion(userData: UInt64, res: Int, fd: Int)
+    /// A completion queue entry was reaped (not a system call); `more` is the `MORE` flag (a
+    /// multishot request stays armed).
+    case uringCompletion(userData: UInt64, res: Int, fd: Int, more: Bool)
     /// Completions the kernel dropped for a full completion queue.
     case uringOverflow(count: Int)
     /// An event this reader does not know (a newer recorder); counted, not checked.
@@ -113,7 +114,7 @@ public struct TraceHeader: Sendable, Equatable {
 
 /// A system call the recorder logs, named as strace names it (`ev` for the socket calls).
 public enum Syscall: String, Sendable, CaseIterable, Comparable {
-  case socket, setsockopt, bind, listen, accept, connect, getsockopt, read, write, shutdown, close
+  case socket, setsockopt, bind, listen, accept, connect, getsockopt, getsockname, read, write, shutdown, close
   case eventfd
   case epollCreate = "epoll_create"
   case epollCtl = "epoll_ctl"
@@ -216,6 +217,17 @@ public struct EpollEvents: OptionSet, Sendable, Hashable {
     ("EPOLLPRI", .priority), ("EPOLLERR", .error), ("EPOLLHUP", .hangup),
     ("EPOLLET", .edgeTriggered),
   ]
+
+  /// The flag whose name is `bytes` (`.other` for a name this reader does not know).
+  static func named(_ bytes: UnsafeRawBufferPointer) -> EpollEvents {
+    // Every name starts with "EPOLL"; compare the rest without building a String.
+    guard bytes.count > 5, bytes.starts(with: "EPOLL".utf8) else { return .other }
+    let rest = bytes[5...]
+    for (name, bit) in suffixes where rest.elementsEqual(name) { return bit }
+    return .other
+  }
+
+  private static let suffixes: [([UInt8], EpollEvents)] = names.map { (Array($0.0.utf8.dropFirst(5)), $0.1) }
 
   /// Whether a parked reader would be woken (`EPOLLIN`, `EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`).
   public var wakesReader: Bool { !isDisjoint(with: [.input, .readHangup, .hangup, .error]) }

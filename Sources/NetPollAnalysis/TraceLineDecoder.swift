@@ -42,7 +42,7 @@ struct TraceLineDecoder {
       guard m.kind == .string else {
         throw LineProblem(message: "'errno' must be a name string such as \"EAGAIN\", found \(m.kind.phrase)")
       }
-      let text = decodeString(m, in: scanner)
+      let text = internedErrnoName(m, in: scanner) ?? decodeString(m, in: scanner)
       guard text.utf8.first == UInt8(ascii: "E") else {
         throw LineProblem(message: "'errno' must be an errno name such as \"EAGAIN\", found \"\(text)\"")
       }
@@ -86,7 +86,7 @@ struct TraceLineDecoder {
     case .accept, .close, .eventfd:
       return .socketCall(
         SocketCall(syscall: Syscall(name), fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: 0))
-    case .socket, .setsockopt, .bind, .connect, .shutdown:
+    case .socket, .setsockopt, .bind, .connect, .shutdown, .getsockname:
       let extra: FieldKey =
         switch name {
         case .socket: .domain
@@ -159,7 +159,9 @@ struct TraceLineDecoder {
         minComplete: try int(.minComplete, in: s), ret: try int(.ret, in: s), durationNs: try int(.durNs, in: s))
     case .uringCqe:
       try stringArray(.flags, in: s)
-      return .uringCompletion(userData: try uint64(.userData, in: s), res: try int(.res, in: s), fd: try int(.fd, in: s))
+      return .uringCompletion(
+        userData: try uint64(.userData, in: s), res: try int(.res, in: s), fd: try int(.fd, in: s),
+        more: hasName(.flags, in: s, "MORE") || hasName(.flags, in: s, "IORING_CQE_F_MORE"))
     case .uringOverflow:
       return .uringOverflow(count: try int(.count, in: s))
     }
@@ -184,34 +186,32 @@ struct TraceLineDecoder {
     guard let m = scanner.member(.ready) else { throw missing(.ready) }
     guard m.kind == .array else { throw wrongType(.ready, m, expected: "an array") }
     var entries: [Readiness] = []
-    var problem: LineProblem?
-    var entryScanner = self.entryScanner
-    let savedEv = ev
-    do {
-      try scanner.forEachElement(of: m) { (element) throws(JSONSyntaxError) in
-        guard problem == nil else { return }
-        guard element.kind == .object else {
-          problem = LineProblem(message: "epoll_wait: 'ready' entries must be objects, found \(element.kind.phrase)")
-          return
-        }
-        do {
-          try entryScanner.scan(scanner.bytes, range: element.valueStart..<element.valueEnd)
-          let entry = Readiness(
-            fd: try int(.fd, in: entryScanner), tag: try int(.tag, in: entryScanner),
-            events: try epollEvents(.events, in: entryScanner))
-          entries.append(entry)
-        } catch let error as LineProblem {
-          problem = LineProblem(message: "'ready' entry \(entries.count): \(error.message)")
-        } catch {
-          problem = LineProblem(message: "'ready' entry \(entries.count) is malformed")
-        }
+    var elements = scanner.elements(of: m)
+    while true {
+      let element: JSONMember
+      do {
+        guard let next = try elements.next() else { break }
+        element = next
+      } catch {
+        throw LineProblem(message: "'ready' is malformed: \(error.message)")
       }
-    } catch {
-      throw LineProblem(message: "'ready' is malformed: \(error.message)")
+      guard element.kind == .object else {
+        throw LineProblem(message: "epoll_wait: 'ready' entries must be objects, found \(element.kind.phrase)")
+      }
+      do {
+        try entryScanner.scan(scanner.bytes, range: element.valueStart..<element.valueEnd)
+      } catch {
+        throw LineProblem(message: "'ready' entry \(entries.count) is malformed")
+      }
+      do throws(LineProblem) {
+        entries.append(
+          Readiness(
+            fd: try int(.fd, in: entryScanner), tag: try int(.tag, in: entryScanner),
+            events: try epollEvents(.events, in: entryScanner)))
+      } catch {
+        throw LineProblem(message: "'ready' entry \(entries.count): \(error.message)")
+      }
     }
-    self.entryScanner = entryScanner
-    ev = savedEv
-    if let problem { throw problem }
     return entries
   }
 
@@ -219,20 +219,14 @@ struct TraceLineDecoder {
     guard let m = s.member(key) else { throw missing(key) }
     guard m.kind == .array else { throw wrongType(key, m, expected: "an array of names") }
     var set: EpollEvents = []
-    var problem: LineProblem?
-    try? s.forEachElement(of: m) { element in
+    var elements = s.elements(of: m)
+    while let element = try? elements.next() {
       guard element.kind == .string else {
-        problem = LineProblem(message: "\(prefix)'\(key.name)' must hold names (strings), found \(element.kind.phrase)")
-        return
+        throw LineProblem(message: "\(prefix)'\(key.name)' must hold names (strings), found \(element.kind.phrase)")
       }
-      let name = decodeString(element, in: s)
-      if let bit = EpollEvents.names.first(where: { $0.0 == name }) {
-        set.insert(bit.1)
-      } else {
-        set.insert(.other)
-      }
+      let bytes = UnsafeRawBufferPointer(rebasing: s.bytes[element.valueStart..<element.valueEnd])
+      set.insert(element.escaped ? .other : EpollEvents.named(bytes))
     }
-    if let problem { throw problem }
     return set
   }
 
@@ -246,6 +240,18 @@ struct TraceLineDecoder {
       }
     }
     if let problem { throw problem }
+  }
+
+  /// Whether the (already checked) array of names `key` holds `name`.
+  private func hasName(_ key: FieldKey, in s: JSONObjectScanner, _ name: StaticString) -> Bool {
+    guard let m = s.member(key), m.kind == .array else { return false }
+    var elements = s.elements(of: m)
+    while let element = try? elements.next() {
+      guard element.kind == .string, !element.escaped, element.valueEnd - element.valueStart == name.utf8CodeUnitCount
+      else { continue }
+      if memcmp(s.bytes.baseAddress! + element.valueStart, name.utf8Start, name.utf8CodeUnitCount) == 0 { return true }
+    }
+    return false
   }
 
   private func string(_ key: FieldKey, in s: JSONObjectScanner) throws(LineProblem) -> String {
@@ -281,6 +287,19 @@ struct TraceLineDecoder {
   private func wrongType(_ key: FieldKey, _ m: JSONMember, expected: String) -> LineProblem {
     LineProblem(message: "\(prefix)'\(key.name)' must be \(expected), found \(m.kind.phrase)")
   }
+}
+
+/// The common errno names, as static strings: a trace line naming one costs no String decoding.
+private let commonErrnoNames: [([UInt8], String)] = [
+  "EAGAIN", "EINTR", "EINPROGRESS", "ECONNRESET", "EPIPE", "ECANCELED", "ETIMEDOUT", "ECONNREFUSED",
+  "EBADF", "ENOTCONN", "EWOULDBLOCK",
+].map { (Array($0.utf8), $0) }
+
+private func internedErrnoName(_ m: JSONMember, in s: JSONObjectScanner) -> String? {
+  guard !m.escaped else { return nil }
+  let raw = UnsafeRawBufferPointer(rebasing: s.bytes[m.valueStart..<m.valueEnd])
+  for (bytes, name) in commonErrnoNames where raw.elementsEqual(bytes) { return name }
+  return nil
 }
 
 /// An integer member's value; a negative value comes back as its two's-complement bit pattern.
@@ -363,6 +382,7 @@ extension Syscall {
     case .accept: self = .accept
     case .connect: self = .connect
     case .getsockopt: self = .getsockopt
+    case .getsockname: self = .getsockname
     case .read: self = .read
     case .write: self = .write
     case .shutdown: self = .shutdown

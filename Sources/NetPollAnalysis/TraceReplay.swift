@@ -19,17 +19,23 @@ public struct ReplayOptions: Sendable {
 ///
 /// The model holds, per fd, the registration (ADD/DEL and the sequence tag) and the read and write
 /// poll descriptors (parked task, latched readiness, an EAGAIN waiting for its park or retry); per
-/// task, its park. io_uring events are modelled leniently: a `POLL_ADD` submission arms an fd and its
-/// completion is readiness, but nothing about them is a violation yet.
+/// task, its park. On io_uring, a `POLL_ADD` submission is the fd's registration (its `user_data`
+/// plays the tag's part); each positive completion of it is readiness, and it stays armed while its
+/// completions carry `MORE` (multishot). A poll completion for an fd closed since, or whose poll was
+/// replaced, is bad readiness that the runtime must drop with a `stale` event before it waits again.
 public struct TraceReplay {
   private let options: ReplayOptions
   private var summary = ReplaySummary()
   private var violations: [ReplayViolation] = []
   private var notes: [ReplayNote] = []
-  private var fds: [FDState] = []
+  private var fds = FDTable(empty: FDState())
   private var parked: [Int: Park] = [:]
   private var taskNumbers: Set<Int> = []
   private var badReadiness: [BadReadiness] = []
+  /// Live io_uring poll requests: `user_data` → fd (removed by their last completion).
+  private var uringPolls: [UInt64: Int] = [:]
+  /// The ring's fd, from `uring_setup` (bad readiness is keyed by the instance that reported it).
+  private var ringFd = -1
   private var previousSeq = -1
   private var previousTs = 0
   private var cleanEnd = false
@@ -68,18 +74,18 @@ public struct TraceReplay {
     case .stale(let fd, let tag, _, _): stale(fd: fd, tag: tag, e)
     case .epollCreate(let epfd, _): opened(epfd)
     case .deadline(let fd, _, _): touch(fd)
-    case .uringSubmission(let op, let fd, _):
+    case .uringSetup(let ring, _): ringFd = ring
+    case .uringSubmission(let op, let fd, let userData):
       guard fd >= 0 else { break }
       touch(fd)
-      if op == "POLL_ADD" { fds[fd].uringArmed = true }
-      if op == "POLL_REMOVE" { fds[fd].uringArmed = false }
-    case .uringCompletion(_, _, let fd):
-      guard fd >= 0 else { break }
-      touch(fd)
-      if fds[fd].uringArmed {
-        summary.readiness += 1
-        fds[fd].uringArmed = false  // a oneshot poll fires once
+      if op == "POLL_ADD" {
+        uringPolls[userData] = fd
+        fds[fd].uringPoll = userData
       }
+    case .uringCompletion(let userData, let res, _, let more): uringCompletion(userData: userData, res: res, more: more, e)
+    case .uringEnter(let ring, _, let minComplete, _, _):
+      // Waiting again: completions reaped before this must have been dispatched or dropped.
+      if minComplete > 0 { settleBadReadiness(epfd: ring) }
     case .traceEnd(_, let dropped):
       summary.dropped = dropped
       cleanEnd = true
@@ -91,9 +97,9 @@ public struct TraceReplay {
   public mutating func finish(header: TraceHeader, truncated: Bool) -> ReplayReport {
     summary.truncated = truncated || !cleanEnd
     settleBadReadiness(epfd: nil)
-    for fd in fds.indices {
+    for (fd, state) in fds.entries {
       for mode in PollMode.allCases {
-        guard let pending = fds[fd].eagain[mode] else { continue }
+        guard let pending = state.eagain[mode] else { continue }
         let text =
           "\(pending.call.rawValue) on fd \(fd) returned EAGAIN and no park or retry followed before the trace ended"
         if summary.truncated {
@@ -112,7 +118,7 @@ public struct TraceReplay {
       }
     }
     violations.sort { $0.line < $1.line }
-    summary.fds = fds.reduce(0) { $0 + ($1.seen ? 1 : 0) }
+    summary.fds = fds.entries.reduce(0) { $0 + ($1.value.seen ? 1 : 0) }
     summary.tasks = taskNumbers.count
     return ReplayReport(
       header: header, violations: violations, notes: notes, summary: summary, fdTimeline: timeline.fdSteps, taskTimeline: timeline.taskSteps,
@@ -206,10 +212,7 @@ public struct TraceReplay {
       touch(fd)
       let state = fds[fd]
       if state.registered && state.tag == entry.tag {
-        for mode in PollMode.allCases
-        where (mode == .read ? entry.events.wakesReader : entry.events.wakesWriter) && state.parkedTask[mode] == nil {
-          summary.latchedReadiness += 1
-        }
+        noteLatching(state, reader: entry.events.wakesReader, writer: entry.events.wakesWriter)
         continue
       }
       let kind: ReplayViolation.Kind
@@ -231,9 +234,46 @@ public struct TraceReplay {
     }
   }
 
+  private mutating func uringCompletion(userData: UInt64, res: Int, more: Bool, _ e: TraceEvent) {
+    guard let fd = uringPolls[userData] else { return }  // not a poll request
+    if !more {
+      uringPolls[userData] = nil
+    }
+    defer { if !more && fds[fd].uringPoll == userData { fds[fd].uringPoll = nil } }
+    guard res > 0, e.errno == nil else { return }  // cancelled or failed: no readiness
+    summary.readiness += 1
+    let state = fds[fd]
+    if state.closedLine == 0 && state.uringPoll == userData {
+      noteLatching(
+        state, reader: res & (0x1 | 0x2 | 0x8 | 0x10 | 0x2000) != 0,  // POLLIN|PRI|ERR|HUP|RDHUP
+        writer: res & (0x4 | 0x8 | 0x10) != 0)  // POLLOUT|ERR|HUP
+      return
+    }
+    let kind: ReplayViolation.Kind
+    let why: String
+    if state.closedLine > 0 {
+      kind = .readinessDeleted
+      why = "closed at line \(state.closedLine)"
+    } else {
+      kind = .readinessStaleTag
+      why = "whose poll is now user_data \(state.uringPoll.map(String.init) ?? "none")"
+    }
+    badReadiness.append(
+      BadReadiness(
+        line: e.line, epfd: ringFd, fd: fd, tag: nil, kind: kind,
+        message: "poll completion res \(res) (user_data \(userData)) for fd \(fd), \(why), and no stale drop followed"))
+  }
+
+  /// Counts a valid readiness report as latched when it finds no task parked in a direction
+  /// it reports (the runtime stores it for the next park).
+  private mutating func noteLatching(_ state: FDState, reader: Bool, writer: Bool) {
+    let wakes = (reader && state.parkedTask.read != nil) || (writer && state.parkedTask.write != nil)
+    if !wakes { summary.latchedReadiness += 1 }
+  }
+
   private mutating func stale(fd: Int, tag: Int, _ e: TraceEvent) {
     touch(fd)
-    if let i = badReadiness.firstIndex(where: { $0.fd == fd && $0.tag == tag }) {
+    if let i = badReadiness.firstIndex(where: { $0.fd == fd && ($0.tag == nil || $0.tag == tag) }) {
       badReadiness.remove(at: i)
       summary.staleDrops += 1
     } else {
@@ -298,6 +338,7 @@ public struct TraceReplay {
   }
 
   private mutating func closed(_ fd: Int, _ e: TraceEvent) {
+    fds[fd].closedLine = e.line
     for mode in PollMode.allCases {
       if let pending = fds[fd].eagain[mode] {
         note(pending.line, "EAGAIN on fd \(fd) \(mode.rawValue) was followed by close at line \(e.line)")
@@ -305,7 +346,7 @@ public struct TraceReplay {
       }
     }
     if fds[fd].registered {
-      // close(2) removes the registration; the contract says the runtime DELs first.
+      // close(2) removes the registration itself, so this is worth a note, not a violation.
       note(e.line, "fd \(fd) closed while still registered (no epoll_ctl DEL)")
       fds[fd].registered = false
       fds[fd].deletedLine = e.line
@@ -314,9 +355,6 @@ public struct TraceReplay {
 
   private mutating func touch(_ fd: Int) {
     guard fd >= 0 else { return }
-    if fd >= fds.count {
-      fds.append(contentsOf: repeatElement(FDState(), count: max(fd + 1 - fds.count, fds.count)))
-    }
     fds[fd].seen = true
   }
 
@@ -340,7 +378,10 @@ struct FDState {
   var registeredLine = 0
   /// The line of the DEL (or close) that removed the registration; 0 if none.
   var deletedLine = 0
-  var uringArmed = false
+  /// The line of the `close` that ended the fd; 0 while open (or never seen closed).
+  var closedLine = 0
+  /// The `user_data` of the fd's live io_uring poll request.
+  var uringPoll: UInt64?
   var parkedTask = PerMode<Int?>(nil)
   var eagain = PerMode<PendingEAGAIN?>(nil)
 }
@@ -379,7 +420,8 @@ private struct BadReadiness {
   var line: Int
   var epfd: Int
   var fd: Int
-  var tag: Int
+  /// The tag a `stale` event must name; `nil` matches any (io_uring has no tag).
+  var tag: Int?
   var kind: ReplayViolation.Kind
   var message: String
 }

@@ -7,7 +7,7 @@
 /// direction returns EAGAIN. Bytes moved are counted on connection fds only (not the eventfd).
 public struct TraceStats {
   private var report = StatsReport()
-  private var perFD: [FDCounters] = []
+  private var perFD = FDTable(empty: FDCounters())
   private var parkedAt: [Int: Int] = [:]
   private var wakeLatency = LatencyRecorder()
   private var epollWaitDuration = LatencyRecorder()
@@ -50,15 +50,19 @@ public struct TraceStats {
     case .socketCall(let call): socketCall(call, e)
     case .epollWait(let wait):
       report.epollWaits += 1
+      report.kernelWaits += 1
       report.readyEvents += wait.ready.count
+      report.readinessReports += wait.ready.count
       if wait.ready.isEmpty { report.emptyEpollWaits += 1 }
       epollWaitDuration.record(wait.durationNs)
       for entry in wait.ready { if let i = slot(entry.fd) { perFD[i].readiness += 1 } }
-    case .uringEnter(_, _, _, _, let duration):
+    case .uringEnter(_, _, let minComplete, _, let duration):
       report.uringEnters += 1
+      if minComplete > 0 { report.kernelWaits += 1 }
       uringEnterDuration.record(duration)
-    case .uringCompletion(_, _, let fd):
+    case .uringCompletion(_, let res, let fd, _):
       report.uringCompletions += 1
+      if res > 0 && fd >= 0 { report.readinessReports += 1 }
       if let i = slot(fd) { perFD[i].readiness += 1 }
     case .park(let task, let fd, let mode):
       parkedAt[task] = e.ts
@@ -124,12 +128,12 @@ public struct TraceStats {
     report.wakeLatency = wakeLatency.summary
     report.epollWaitDuration = epollWaitDuration.summary
     report.uringEnterDuration = uringEnterDuration.summary
-    let active = perFD.indices.filter { perFD[$0].events > 0 }
+    let active = perFD.entries.filter { $0.value.events > 0 }
     func top(_ value: (FDCounters) -> Int) -> [FDFigure] {
-      active.filter { value(perFD[$0]) > 0 }
-        .sorted { (value(perFD[$0]), -$0) > (value(perFD[$1]), -$1) }
+      active.filter { value($0.value) > 0 }
+        .sorted { (value($0.value), -$0.fd) > (value($1.value), -$1.fd) }
         .prefix(StatsReport.topCount)
-        .map { FDFigure(fd: $0, count: value(perFD[$0])) }
+        .map { FDFigure(fd: $0.fd, count: value($0.value)) }
     }
     report.topFDsByEvents = top(\.events)
     report.topFDsByEAGAIN = top(\.eagain)
@@ -137,13 +141,9 @@ public struct TraceStats {
     return report
   }
 
-  /// The index of `fd`'s counters, growing the table; `nil` for a negative fd.
-  private mutating func slot(_ fd: Int) -> Int? {
-    guard fd >= 0 else { return nil }
-    if fd >= perFD.count {
-      perFD.append(contentsOf: repeatElement(FDCounters(), count: max(fd + 1 - perFD.count, perFD.count)))
-    }
-    return fd
+  /// The key of `fd`'s counters (the fd itself), or `nil` for a negative fd.
+  private func slot(_ fd: Int) -> Int? {
+    fd >= 0 ? fd : nil
   }
 }
 
@@ -182,16 +182,17 @@ extension Syscall {
     case .accept: 4
     case .connect: 5
     case .getsockopt: 6
-    case .read: 7
-    case .write: 8
-    case .shutdown: 9
-    case .close: 10
-    case .eventfd: 11
-    case .epollCreate: 12
-    case .epollCtl: 13
-    case .epollWait: 14
-    case .ioUringSetup: 15
-    case .ioUringEnter: 16
+    case .getsockname: 7
+    case .read: 8
+    case .write: 9
+    case .shutdown: 10
+    case .close: 11
+    case .eventfd: 12
+    case .epollCreate: 13
+    case .epollCtl: 14
+    case .epollWait: 15
+    case .ioUringSetup: 16
+    case .ioUringEnter: 17
     }
   }
 }
@@ -203,6 +204,8 @@ extension TraceEvent {
       "trace_start", "trace_end", "park", "wake", "stale", "deadline", "uring_sqe", "uring_cqe", "uring_overflow",
     ]
   static var kindCount: Int { kindNames.count }
+  /// The index of `trace_start`, the first kind that is not a system call.
+  private static let firstRuntimeKind = 18
 
   /// The index of the event's kind in `kindNames`, -1 for an unknown event.
   var kindIndex: Int {
@@ -213,15 +216,15 @@ extension TraceEvent {
     case .epollWait: Syscall.epollWait.index
     case .uringSetup: Syscall.ioUringSetup.index
     case .uringEnter: Syscall.ioUringEnter.index
-    case .traceStart: 17
-    case .traceEnd: 18
-    case .park: 19
-    case .wake: 20
-    case .stale: 21
-    case .deadline: 22
-    case .uringSubmission: 23
-    case .uringCompletion: 24
-    case .uringOverflow: 25
+    case .traceStart: Self.firstRuntimeKind
+    case .traceEnd: Self.firstRuntimeKind + 1
+    case .park: Self.firstRuntimeKind + 2
+    case .wake: Self.firstRuntimeKind + 3
+    case .stale: Self.firstRuntimeKind + 4
+    case .deadline: Self.firstRuntimeKind + 5
+    case .uringSubmission: Self.firstRuntimeKind + 6
+    case .uringCompletion: Self.firstRuntimeKind + 7
+    case .uringOverflow: Self.firstRuntimeKind + 8
     case .unknown: -1
     }
   }

@@ -10,7 +10,10 @@ import Synchronization
 /// - **two threads**: both cores record into one recorder at once (lock contention).
 /// - **with writer**: a real ``TraceWriter`` drains to /dev/null on its own thread while one
 ///   thread records flat out; the rate is whichever of recording and JSON encoding is slower.
-/// - **allocations**: ``MallocCounter`` calls counted across a round of recording.
+/// - **allocations**: not counted in process (glibc 2.34+ has no malloc hooks, and an executable's
+///   own `malloc` is not exported to the libraries' versioned `malloc@GLIBC_2.2.5` references
+///   without linker flags); `recordOnly(events:threads:)` is run under valgrind instead, see
+///   tools/bench.
 struct RecorderBenchmark {
   var seconds: Double
   static let block = 256
@@ -26,49 +29,40 @@ struct RecorderBenchmark {
     let two = twoThreads()
     let writer = withWriter()
     return """
-      {"ns_per_event_single":\(single.summary.json),"allocations_per_event_single":\(fixed(single.allocationsPerEvent)),\
-      "ns_per_event_two_threads":\(two.summary.json),"two_thread_events_per_second":\(Int(two.eventsPerSecond)),\
-      "allocations_per_event_two_threads":\(fixed(two.allocationsPerEvent)),\
-      "ns_per_event_with_writer":\(fixed(writer)),"malloc_counter_self_test":\(MallocCounter.selfTest())}
+      {"ns_per_event_single":\(single.json),"ns_per_event_two_threads":\(two.summary.json),\
+      "two_thread_events_per_second":\(Int(two.eventsPerSecond)),"ns_per_event_with_writer":\(fixed(writer))}
       """
   }
 
-  /// ns per event in blocks, and allocations per event over the same rounds.
-  func singleThread() -> (summary: Summary, allocationsPerEvent: Double) {
+  /// ns per event, in blocks.
+  func singleThread() -> Summary {
     let blocksPerRound = 128
     let recorder = TraceRecorder(capacity: Self.block * blocksPerRound)
     var samples: [Double] = []
     samples.reserveCapacity(1 << 16)
-    var allocations = 0
-    var events = 0
     let deadline = monotonicNanos() + UInt64(seconds * 1e9)
     repeat {
-      let before = MallocCounter.count
       for _ in 0..<blocksPerRound {
         let t0 = monotonicNanos()
         for i in 0..<Self.block { recorder.record(Self.event(i)) }
         let t1 = monotonicNanos()
         samples.append(Double(t1 - t0) / Double(Self.block))
       }
-      allocations += MallocCounter.count - before
-      events += Self.block * blocksPerRound
       _ = recorder.drainAll()
     } while monotonicNanos() < deadline
-    return (Summary(samples), Double(allocations) / Double(events))
+    return Summary(samples)
   }
 
   /// Two threads recording into one recorder at the same time.
-  func twoThreads() -> (summary: Summary, eventsPerSecond: Double, allocationsPerEvent: Double) {
+  func twoThreads() -> (summary: Summary, eventsPerSecond: Double) {
     let blocksPerRound = 1024
     let recorder = TraceRecorder(capacity: 2 * Self.block * blocksPerRound)
     let samples = Mutex<[Double]>([])
     var totalEvents = 0
     var totalNanos: UInt64 = 0
-    var allocations = 0
     let deadline = monotonicNanos() + UInt64(seconds * 1e9)
     repeat {
       let ready = Atomic<Int>(0)
-      let before = MallocCounter.count
       let t0 = monotonicNanos()
       let threads = (0..<2).map { n in
         OSThread(name: "bench-rec\(n)") {
@@ -86,16 +80,11 @@ struct RecorderBenchmark {
       }
       for t in threads { t.join() }
       totalNanos += monotonicNanos() - t0
-      // Thread start-up and the sample arrays allocate; recording itself is what is counted.
-      allocations += max(0, MallocCounter.count - before - 2 * 8)
       totalEvents += 2 * Self.block * blocksPerRound
       _ = recorder.drainAll()
     } while monotonicNanos() < deadline
     let all = samples.withLock { $0 }
-    return (
-      Summary(all), Double(totalEvents) / (Double(totalNanos) / 1e9),
-      Double(allocations) / Double(totalEvents)
-    )
+    return (Summary(all), Double(totalEvents) / (Double(totalNanos) / 1e9))
   }
 
   /// ns per event sustained with a TraceWriter encoding JSON to /dev/null.
@@ -116,5 +105,20 @@ struct RecorderBenchmark {
     let elapsed = monotonicNanos() - t0
     writer.finish()
     return Double(elapsed) / Double(events)
+  }
+
+  /// Records `events` events on each of `threads` threads into one recorder, nothing else: the
+  /// program tools/bench runs under `valgrind --tool=memcheck` at two sizes, so that the
+  /// difference in "total heap usage: N allocs" divided by the difference in events is the
+  /// allocations per recorded event, exactly.
+  static func recordOnly(events: Int, threads: Int) {
+    // Big enough for every event, so nothing drains (draining is the writer's cost, not this).
+    let recorder = TraceRecorder(capacity: events * threads)
+    let workers = (0..<threads).map { n in
+      OSThread(name: "bench-rec\(n)") {
+        for i in 0..<events { recorder.record(event(i)) }
+      }
+    }
+    for w in workers { w.join() }
   }
 }

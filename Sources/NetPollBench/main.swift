@@ -3,6 +3,7 @@
 //   netpoll-bench recorder [--seconds S]
 //   netpoll-bench park-wake [--backends epoll,uring,...] [--workers N] [--seconds S]
 //   netpoll-bench all [--seconds S]
+//   netpoll-bench record-only --events N [--threads T]   (run under valgrind: allocations/event)
 import NetPoll
 
 #if canImport(Glibc)
@@ -11,7 +12,8 @@ import NetPoll
 
 func usage() -> Never {
   let text = """
-    usage: netpoll-bench recorder|park-wake|all [--seconds S] [--backends LIST] [--workers N]
+    usage: netpoll-bench recorder|park-wake|all|record-only [--seconds S] [--backends LIST] [--workers N]
+                     [--events N] [--threads T]
 
     """
   _ = text.withCString { write(2, $0, strlen($0)) }
@@ -19,11 +21,13 @@ func usage() -> Never {
 }
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard let what = args.first, ["recorder", "park-wake", "all"].contains(what) else { usage() }
+guard let what = args.first, ["recorder", "park-wake", "all", "record-only"].contains(what) else { usage() }
 args.removeFirst()
 var seconds = 1.0
 var workers = 1
 var backends = Backend.allCases
+var events = 0
+var threads = 1
 while !args.isEmpty {
   let flag = args.removeFirst()
   guard !args.isEmpty else { usage() }
@@ -31,12 +35,18 @@ while !args.isEmpty {
   switch flag {
   case "--seconds": seconds = Double(value) ?? 0
   case "--workers": workers = Int(value) ?? 0
+  case "--events": events = Int(value) ?? -1
+  case "--threads": threads = Int(value) ?? 0
   case "--backends":
     backends = value.split(separator: ",").compactMap { Backend(rawValue: String($0)) }
   default: usage()
   }
 }
-guard seconds > 0, workers > 0 else { usage() }
+guard seconds > 0, workers > 0, events >= 0, threads > 0 else { usage() }
+if what == "record-only" {
+  RecorderBenchmark.recordOnly(events: events, threads: threads)
+  exit(0)
+}
 
 var parts: [String] = []
 if what == "recorder" || what == "all" {

@@ -206,6 +206,8 @@ struct JSONLineEncoder {
       field("fd", r.b)
     case .uringOverflow:
       field("count", r.a)
+      key("backlog")
+      raw(r.b != 0 ? "true" : "false")
     }
     // `ret` and `dur_ns` come last where the contract has them, then errno on failure.
     switch r.kind {

@@ -55,7 +55,8 @@ public enum TraceEventKind: UInt8, Sendable, CaseIterable {
   case uringEnter
   /// `a` user_data, `b` fd, `c` cqe flags, `ret` res.
   case uringCQE
-  /// `a` completions dropped by the kernel since the last report.
+  /// `a` completions dropped by the kernel since the last report, `b` 1 when the kernel holds
+  /// completions back for a full CQ (`IORING_SQ_CQ_OVERFLOW`).
   case uringOverflow
 
   /// The `ev` name written to the trace.

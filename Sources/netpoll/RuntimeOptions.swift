@@ -8,8 +8,12 @@ import NetPollTrace
 
 /// Options shared by every command that runs the runtime.
 struct RuntimeOptions: ParsableArguments {
-  @Option(help: "Kernel interface: \(Backend.allCases.map(\.rawValue).joined(separator: ", ")).")
-  var backend: Backend = .epoll
+  @Option(
+    help: """
+      Kernel interface: \(BackendChoice.allCases.map(\.rawValue).joined(separator: ", ")) \
+      (auto: io_uring if this machine allows it, else epoll, with the reason in the trace).
+      """)
+  var backend: BackendChoice = .epoll
 
   @Option(help: "Write a JSON-lines trace to this file (created 0600; never through a symlink).")
   var trace: String?
@@ -21,7 +25,7 @@ struct RuntimeOptions: ParsableArguments {
   var workers: Int?
 }
 
-extension Backend: ExpressibleByArgument {}
+extension BackendChoice: ExpressibleByArgument {}
 
 /// A runtime with its (optional) trace recorder and writer, ended together.
 struct TraceSession {
@@ -32,24 +36,25 @@ struct TraceSession {
     if let workers = options.workers, workers < 1 {
       throw ValidationError("--workers must be at least 1")
     }
+    let (backend, backendNote) = options.backend.resolve()
     var writer: TraceWriter?
     var recorder: TraceRecorder?
     if let path = options.trace {
       let r = TraceRecorder()
       do {
         writer = try TraceWriter(
-          path: path, recorder: r, backend: options.backend.rawValue, command: command,
-          overwrite: options.force)
+          path: path, recorder: r, backend: backend.rawValue, command: command,
+          backendNote: backendNote, overwrite: options.force)
       } catch {
         throw CleanExit.message("netpoll: trace \(error)", failing: true)
       }
       recorder = r
     }
     do {
-      runtime = try NetPollRuntime(backend: options.backend, recorder: recorder, workers: options.workers)
+      runtime = try NetPollRuntime(backend: backend, recorder: recorder, workers: options.workers)
     } catch {
       writer?.finish()
-      throw CleanExit.message("netpoll: backend \(options.backend): \(error)", failing: true)
+      throw CleanExit.message("netpoll: backend \(backend): \(error)", failing: true)
     }
     self.writer = writer
   }

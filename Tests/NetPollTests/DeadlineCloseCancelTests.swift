@@ -118,7 +118,7 @@ import Testing
     let trace = try await h.run { rt in
       let (server, client, listener) = try await Harness.pair(rt)
       fd.value = server.fd
-      let reader = Task { try await server.read(maxBytes: 10) }
+      let reader = rt.spawn { try await server.read(maxBytes: 10) }
       try await eventually("the reader parks") { server.debugReadState == .parked }
       reader.cancel()
       await #expect(throws: NetPollError.cancelled) { try await reader.value }

@@ -2,6 +2,7 @@
 struct EchoHandler {
   let connection: TCPConnection
   let idleTimeout: Duration?
+  let writeTimeout: Duration?
 
   func run() async {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -11,6 +12,7 @@ struct EchoHandler {
       do {
         let n = try await connection.read(into: buffer)
         if n == 0 { return }
+        if let writeTimeout { connection.setWriteDeadline(after: writeTimeout) }
         try await connection.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
       } catch {
         return  // reset, deadline or close: the connection ends either way

@@ -1,8 +1,13 @@
 /// Serves one HTTP/1.1 connection: answers each request with a fixed 200 response, keeps the
 /// connection alive unless asked not to, and refuses request heads over 16 KiB with 431.
+///
+/// The idle timeout bounds the time from the end of one request (or the connection's start) to
+/// the end of the next request's head, so a client that trickles a head in a byte at a time is
+/// cut as surely as one that sends nothing (slowloris).
 struct HTTPHandler {
   let connection: TCPConnection
   let idleTimeout: Duration?
+  let writeTimeout: Duration?
   static let maxHead = 16 * 1024
   static let body = "Hello from netpoll\n"
   static let ok = Array(
@@ -18,9 +23,13 @@ struct HTTPHandler {
     defer { buffer.deallocate() }
     var filled = 0
     var bodyToSkip = 0
+    var newRequest = true  // the next read starts a request: arm the deadline afresh
     do {
       while true {
-        if let idleTimeout { connection.setReadDeadline(after: idleTimeout) }
+        if let idleTimeout, newRequest || bodyToSkip > 0 {
+          connection.setReadDeadline(after: idleTimeout)
+          newRequest = false
+        }
         let n = try await connection.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
         if n == 0 { return }
         filled += n
@@ -34,20 +43,21 @@ struct HTTPHandler {
           }
           guard let end = headEnd(buffer, filled) else {
             if filled >= Self.maxHead {
-              try await connection.write(Self.tooLarge)
+              try await reply(Self.tooLarge)
               return
             }
             break
           }
           if end > Self.maxHead {
-            try await connection.write(Self.tooLarge)
+            try await reply(Self.tooLarge)
             return
           }
           guard let head = RequestHead(UnsafeRawBufferPointer(rebasing: buffer[0..<end])) else {
-            try await connection.write(Self.badRequest)
+            try await reply(Self.badRequest)
             return
           }
-          try await connection.write(Self.ok)
+          try await reply(Self.ok)
+          newRequest = true
           shift(buffer, by: end, filled: &filled)
           bodyToSkip = head.contentLength
           if head.close { return }
@@ -56,6 +66,11 @@ struct HTTPHandler {
     } catch {
       return
     }
+  }
+
+  private func reply(_ bytes: [UInt8]) async throws(NetPollError) {
+    if let writeTimeout { connection.setWriteDeadline(after: writeTimeout) }
+    try await connection.write(bytes)
   }
 
   /// The length of the head including its blank line, if the buffer holds a whole one.

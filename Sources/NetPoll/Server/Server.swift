@@ -16,23 +16,34 @@ public final class Server: Sendable {
   let listener: TCPListener
   let maxConnections: Int
   let idleTimeout: Duration?
+  let writeTimeout: Duration?
   private let connections = Mutex<[Int32: TCPConnection]>([:])
   private let stopping = Atomic<Bool>(false)
-  /// Counts accept failures for running out of fds; logged on the first of each episode.
+  /// Set while accept fails for want of fds: the first failure of an episode is logged, the rest
+  /// are counted in ``acceptBackoffs``.
   private let exhausted = Atomic<Bool>(false)
+  private let backoffs = Atomic<Int>(0)
+  private let refused = Atomic<Int>(0)
+  /// The longest pause between accept attempts while fds are exhausted.
+  static let maxBackoff: Duration = .milliseconds(100)
 
   /// Listens on `address`.
   /// - Parameters:
   ///   - maxConnections: connections beyond this many are closed as soon as they are accepted.
-  ///   - idleTimeout: a read deadline armed before every read; an idle client is cut.
+  ///   - idleTimeout: a read deadline: an echo connection is cut when a read waits this long; an
+  ///     HTTP connection when a request head takes longer than this to arrive (so a client that
+  ///     trickles a head byte by byte is cut too).
+  ///   - writeTimeout: a write deadline armed before every reply; a client that stops reading is
+  ///     cut once its socket buffer stays full this long.
   public init(
     runtime: NetPollRuntime, address: SocketAddress, protocol proto: ServerProtocol,
-    maxConnections: Int = 10_000, idleTimeout: Duration? = nil
+    maxConnections: Int = 10_000, idleTimeout: Duration? = nil, writeTimeout: Duration? = nil
   ) throws(NetPollError) {
     self.runtime = runtime
     self.proto = proto
     self.maxConnections = maxConnections
     self.idleTimeout = idleTimeout
+    self.writeTimeout = writeTimeout
     listener = try TCPListener(on: runtime, address: address)
   }
 
@@ -42,9 +53,16 @@ public final class Server: Sendable {
   /// Connections open right now.
   public var connectionCount: Int { connections.withLock { $0.count } }
 
+  /// Accept attempts that failed with EMFILE or ENFILE (each one followed by a pause).
+  public var acceptBackoffs: Int { backoffs.load(ordering: .relaxed) }
+
+  /// Connections closed on accept because ``maxConnections`` were open.
+  public var refusedConnections: Int { refused.load(ordering: .relaxed) }
+
   /// Accepts and serves connections until ``stop()``; returns when every connection has ended.
   public func run() async {
     await withDiscardingTaskGroup { group in
+      var backoff: Duration = .zero
       while !stopping.load(ordering: .acquiring) {
         let connection: TCPConnection
         do throws(NetPollError) {
@@ -52,10 +70,14 @@ public final class Server: Sendable {
         } catch .closed {
           break
         } catch let .system(_, errno) where errno == .tooManyOpenFiles || errno == .tooManyOpenFilesInSystem {
+          // Out of fds: the pending connection stays in the backlog. Keep serving the open ones
+          // and retry with a growing pause (as Go's net/http does), saying so once.
+          backoffs.add(1, ordering: .relaxed)
           if !exhausted.exchange(true, ordering: .relaxed) {
-            Log.warning("accept: \(errno); backing off until fds are free")
+            Log.warning("accept: \(errno); backing off until fds are free (\(connectionCount) connections open)")
           }
-          try? await Task.sleep(for: .milliseconds(10))
+          backoff = backoff == .zero ? .milliseconds(5) : min(backoff * 2, Self.maxBackoff)
+          try? await Task.sleep(for: backoff)
           continue
         } catch .system(_, .connectionAborted) {
           continue
@@ -64,13 +86,17 @@ public final class Server: Sendable {
           try? await Task.sleep(for: .milliseconds(10))
           continue
         }
-        exhausted.store(false, ordering: .relaxed)
+        backoff = .zero
+        if exhausted.exchange(false, ordering: .relaxed) {
+          Log.warning("accept: fds available again; accepting")
+        }
         let admitted = connections.withLock { c -> Bool in
           guard c.count < maxConnections, !stopping.load(ordering: .acquiring) else { return false }
           c[connection.fd] = connection
           return true
         }
         guard admitted else {
+          refused.add(1, ordering: .relaxed)
           connection.close()
           continue
         }
@@ -87,8 +113,10 @@ public final class Server: Sendable {
       connection.close()
     }
     switch proto {
-    case .echo: await EchoHandler(connection: connection, idleTimeout: idleTimeout).run()
-    case .http: await HTTPHandler(connection: connection, idleTimeout: idleTimeout).run()
+    case .echo:
+      await EchoHandler(connection: connection, idleTimeout: idleTimeout, writeTimeout: writeTimeout).run()
+    case .http:
+      await HTTPHandler(connection: connection, idleTimeout: idleTimeout, writeTimeout: writeTimeout).run()
     }
   }
 

@@ -114,7 +114,11 @@ do {
 }
 let bound = channel.localAddress
 print("listening on \(bound?.ipAddress ?? host):\(bound?.port ?? port)")
-fflush(stdout)
+fflush(nil)  // nil flushes every stdio stream, stdout included
 
-// SIGINT and SIGTERM keep their default action: the process ends; nothing here needs flushing.
+// SIGINT and SIGTERM end the process (nothing needs flushing). Set explicitly: a shell without job
+// control starts background commands with SIGINT ignored, and an ignored signal stays ignored
+// across exec.
+signal(SIGINT) { _ in _exit(0) }
+signal(SIGTERM) { _ in _exit(0) }
 try channel.closeFuture.wait()
