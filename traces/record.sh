@@ -90,6 +90,8 @@ record() {
     ;;
   esac
   printf '%-16s %6d lines %8d bytes\n' "$1" "$(wc -l <"$here/$1.jsonl")" "$(wc -c <"$here/$1.jsonl")"
+  # A sample trace must replay clean (exit 0); anything else is a runtime or checker bug to report.
+  netpoll replay "$here/$1.jsonl" >/dev/null
 }
 
 if [ $# -eq 0 ]; then set -- echo-epoll echo-uring http-epoll http-uring deadline-epoll deadline-uring; fi

@@ -36,7 +36,9 @@ public struct ConnectionShapes: Sendable {
         return
       default: break
       }
-      let outcome = e.errno.map { " \($0)" } ?? (call.syscall == .read || call.syscall == .write ? (call.ret > 0 ? ">0" : "=0") : "")
+      let outcome =
+        e.errno.map { " \($0)" }
+        ?? (call.syscall == .read || call.syscall == .write ? (call.ret > 0 ? ">0" : "=0") : "")
       append(call.fd, call.syscall.rawValue + outcome)
     case .epollCtl(let ctl): append(ctl.fd, "epoll_ctl \(ctl.op.rawValue)")
     case .epollWait(let wait):
@@ -101,7 +103,9 @@ public struct ConnectionComparison: Sendable {
   /// The divergence in words, or `nil` when there is nothing to compare or no difference.
   public var divergence: String? {
     guard !typicalA.isEmpty, !typicalB.isEmpty else { return nil }
-    guard let i = firstDifference else { return "The typical connection has the same event sequence in A and B." }
+    guard let i = firstDifference else {
+      return "The typical connection has the same event sequence in A and B."
+    }
     // The differing run: every row up to the next step both sides share.
     let run = alignment[i...].prefix { $0.0 == nil || $0.1 == nil || $0.0 != $0.1 }
     func steps(_ side: [String]) -> String {

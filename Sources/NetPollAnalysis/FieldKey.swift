@@ -128,34 +128,112 @@ enum FieldKey: UInt8, CaseIterable {
       if p[0] == 0x72 && p[1] == 0x65 && p[2] == 0x61 && p[3] == 0x64 && p[4] == 0x79 { return .ready }
       if p[0] == 0x76 && p[1] == 0x61 && p[2] == 0x6c && p[3] == 0x75 && p[4] == 0x65 { return .value }
     case 6:
-      if p[0] == 0x64 && p[1] == 0x6f && p[2] == 0x6d && p[3] == 0x61 && p[4] == 0x69 && p[5] == 0x6e { return .domain }
-      if p[0] == 0x64 && p[1] == 0x75 && p[2] == 0x72 && p[3] == 0x5f && p[4] == 0x6e && p[5] == 0x73 { return .durNs }
-      if p[0] == 0x65 && p[1] == 0x76 && p[2] == 0x65 && p[3] == 0x6e && p[4] == 0x74 && p[5] == 0x73 { return .events }
-      if p[0] == 0x66 && p[1] == 0x6f && p[2] == 0x72 && p[3] == 0x6d && p[4] == 0x61 && p[5] == 0x74 { return .format }
-      if p[0] == 0x72 && p[1] == 0x65 && p[2] == 0x61 && p[3] == 0x73 && p[4] == 0x6f && p[5] == 0x6e { return .reason }
+      if p[0] == 0x64 && p[1] == 0x6f && p[2] == 0x6d && p[3] == 0x61 && p[4] == 0x69 && p[5] == 0x6e {
+        return .domain
+      }
+      if p[0] == 0x64 && p[1] == 0x75 && p[2] == 0x72 && p[3] == 0x5f && p[4] == 0x6e && p[5] == 0x73 {
+        return .durNs
+      }
+      if p[0] == 0x65 && p[1] == 0x76 && p[2] == 0x65 && p[3] == 0x6e && p[4] == 0x74 && p[5] == 0x73 {
+        return .events
+      }
+      if p[0] == 0x66 && p[1] == 0x6f && p[2] == 0x72 && p[3] == 0x6d && p[4] == 0x61 && p[5] == 0x74 {
+        return .format
+      }
+      if p[0] == 0x72 && p[1] == 0x65 && p[2] == 0x61 && p[3] == 0x73 && p[4] == 0x6f && p[5] == 0x6e {
+        return .reason
+      }
     case 7:
-      if p[0] == 0x62 && p[1] == 0x61 && p[2] == 0x63 && p[3] == 0x6b && p[4] == 0x65 && p[5] == 0x6e && p[6] == 0x64 { return .backend }
-      if p[0] == 0x62 && p[1] == 0x61 && p[2] == 0x63 && p[3] == 0x6b && p[4] == 0x6c && p[5] == 0x6f && p[6] == 0x67 { return .backlog }
-      if p[0] == 0x63 && p[1] == 0x6f && p[2] == 0x6d && p[3] == 0x6d && p[4] == 0x61 && p[5] == 0x6e && p[6] == 0x64 { return .command }
-      if p[0] == 0x64 && p[1] == 0x72 && p[2] == 0x6f && p[3] == 0x70 && p[4] == 0x70 && p[5] == 0x65 && p[6] == 0x64 { return .dropped }
-      if p[0] == 0x65 && p[1] == 0x6e && p[2] == 0x74 && p[3] == 0x72 && p[4] == 0x69 && p[5] == 0x65 && p[6] == 0x73 { return .entries }
-      if p[0] == 0x72 && p[1] == 0x69 && p[2] == 0x6e && p[3] == 0x67 && p[4] == 0x5f && p[5] == 0x66 && p[6] == 0x64 { return .ringFd }
-      if p[0] == 0x76 && p[1] == 0x65 && p[2] == 0x72 && p[3] == 0x73 && p[4] == 0x69 && p[5] == 0x6f && p[6] == 0x6e { return .version }
+      if p[0] == 0x62 && p[1] == 0x61 && p[2] == 0x63 && p[3] == 0x6b && p[4] == 0x65 && p[5] == 0x6e
+        && p[6] == 0x64
+      {
+        return .backend
+      }
+      if p[0] == 0x62 && p[1] == 0x61 && p[2] == 0x63 && p[3] == 0x6b && p[4] == 0x6c && p[5] == 0x6f
+        && p[6] == 0x67
+      {
+        return .backlog
+      }
+      if p[0] == 0x63 && p[1] == 0x6f && p[2] == 0x6d && p[3] == 0x6d && p[4] == 0x61 && p[5] == 0x6e
+        && p[6] == 0x64
+      {
+        return .command
+      }
+      if p[0] == 0x64 && p[1] == 0x72 && p[2] == 0x6f && p[3] == 0x70 && p[4] == 0x70 && p[5] == 0x65
+        && p[6] == 0x64
+      {
+        return .dropped
+      }
+      if p[0] == 0x65 && p[1] == 0x6e && p[2] == 0x74 && p[3] == 0x72 && p[4] == 0x69 && p[5] == 0x65
+        && p[6] == 0x73
+      {
+        return .entries
+      }
+      if p[0] == 0x72 && p[1] == 0x69 && p[2] == 0x6e && p[3] == 0x67 && p[4] == 0x5f && p[5] == 0x66
+        && p[6] == 0x64
+      {
+        return .ringFd
+      }
+      if p[0] == 0x76 && p[1] == 0x65 && p[2] == 0x72 && p[3] == 0x73 && p[4] == 0x69 && p[5] == 0x6f
+        && p[6] == 0x6e
+      {
+        return .version
+      }
     case 8:
-      if p[0] == 0x66 && p[1] == 0x65 && p[2] == 0x61 && p[3] == 0x74 && p[4] == 0x75 && p[5] == 0x72 && p[6] == 0x65 && p[7] == 0x73 { return .features }
+      if p[0] == 0x66 && p[1] == 0x65 && p[2] == 0x61 && p[3] == 0x74 && p[4] == 0x75 && p[5] == 0x72
+        && p[6] == 0x65 && p[7] == 0x73
+      {
+        return .features
+      }
     case 9:
-      if p[0] == 0x6d && p[1] == 0x61 && p[2] == 0x78 && p[3] == 0x65 && p[4] == 0x76 && p[5] == 0x65 && p[6] == 0x6e && p[7] == 0x74 && p[8] == 0x73 { return .maxevents }
-      if p[0] == 0x74 && p[1] == 0x6f && p[2] == 0x5f && p[3] == 0x73 && p[4] == 0x75 && p[5] == 0x62 && p[6] == 0x6d && p[7] == 0x69 && p[8] == 0x74 { return .toSubmit }
-      if p[0] == 0x75 && p[1] == 0x73 && p[2] == 0x65 && p[3] == 0x72 && p[4] == 0x5f && p[5] == 0x64 && p[6] == 0x61 && p[7] == 0x74 && p[8] == 0x61 { return .userData }
+      if p[0] == 0x6d && p[1] == 0x61 && p[2] == 0x78 && p[3] == 0x65 && p[4] == 0x76 && p[5] == 0x65
+        && p[6] == 0x6e && p[7] == 0x74 && p[8] == 0x73
+      {
+        return .maxevents
+      }
+      if p[0] == 0x74 && p[1] == 0x6f && p[2] == 0x5f && p[3] == 0x73 && p[4] == 0x75 && p[5] == 0x62
+        && p[6] == 0x6d && p[7] == 0x69 && p[8] == 0x74
+      {
+        return .toSubmit
+      }
+      if p[0] == 0x75 && p[1] == 0x73 && p[2] == 0x65 && p[3] == 0x72 && p[4] == 0x5f && p[5] == 0x64
+        && p[6] == 0x61 && p[7] == 0x74 && p[8] == 0x61
+      {
+        return .userData
+      }
     case 10:
-      if p[0] == 0x63 && p[1] == 0x71 && p[2] == 0x5f && p[3] == 0x65 && p[4] == 0x6e && p[5] == 0x74 && p[6] == 0x72 && p[7] == 0x69 && p[8] == 0x65 && p[9] == 0x73 { return .cqEntries }
-      if p[0] == 0x74 && p[1] == 0x69 && p[2] == 0x6d && p[3] == 0x65 && p[4] == 0x6f && p[5] == 0x75 && p[6] == 0x74 && p[7] == 0x5f && p[8] == 0x6d && p[9] == 0x73 { return .timeoutMs }
-      if p[0] == 0x74 && p[1] == 0x69 && p[2] == 0x6d && p[3] == 0x65 && p[4] == 0x6f && p[5] == 0x75 && p[6] == 0x74 && p[7] == 0x5f && p[8] == 0x6e && p[9] == 0x73 { return .timeoutNs }
+      if p[0] == 0x63 && p[1] == 0x71 && p[2] == 0x5f && p[3] == 0x65 && p[4] == 0x6e && p[5] == 0x74
+        && p[6] == 0x72 && p[7] == 0x69 && p[8] == 0x65 && p[9] == 0x73
+      {
+        return .cqEntries
+      }
+      if p[0] == 0x74 && p[1] == 0x69 && p[2] == 0x6d && p[3] == 0x65 && p[4] == 0x6f && p[5] == 0x75
+        && p[6] == 0x74 && p[7] == 0x5f && p[8] == 0x6d && p[9] == 0x73
+      {
+        return .timeoutMs
+      }
+      if p[0] == 0x74 && p[1] == 0x69 && p[2] == 0x6d && p[3] == 0x65 && p[4] == 0x6f && p[5] == 0x75
+        && p[6] == 0x74 && p[7] == 0x5f && p[8] == 0x6e && p[9] == 0x73
+      {
+        return .timeoutNs
+      }
     case 11:
-      if p[0] == 0x63 && p[1] == 0x75 && p[2] == 0x72 && p[3] == 0x72 && p[4] == 0x65 && p[5] == 0x6e && p[6] == 0x74 && p[7] == 0x5f && p[8] == 0x74 && p[9] == 0x61 && p[10] == 0x67 { return .currentTag }
+      if p[0] == 0x63 && p[1] == 0x75 && p[2] == 0x72 && p[3] == 0x72 && p[4] == 0x65 && p[5] == 0x6e
+        && p[6] == 0x74 && p[7] == 0x5f && p[8] == 0x74 && p[9] == 0x61 && p[10] == 0x67
+      {
+        return .currentTag
+      }
     case 12:
-      if p[0] == 0x62 && p[1] == 0x61 && p[2] == 0x63 && p[3] == 0x6b && p[4] == 0x65 && p[5] == 0x6e && p[6] == 0x64 && p[7] == 0x5f && p[8] == 0x6e && p[9] == 0x6f && p[10] == 0x74 && p[11] == 0x65 { return .backendNote }
-      if p[0] == 0x6d && p[1] == 0x69 && p[2] == 0x6e && p[3] == 0x5f && p[4] == 0x63 && p[5] == 0x6f && p[6] == 0x6d && p[7] == 0x70 && p[8] == 0x6c && p[9] == 0x65 && p[10] == 0x74 && p[11] == 0x65 { return .minComplete }
+      if p[0] == 0x62 && p[1] == 0x61 && p[2] == 0x63 && p[3] == 0x6b && p[4] == 0x65 && p[5] == 0x6e
+        && p[6] == 0x64 && p[7] == 0x5f && p[8] == 0x6e && p[9] == 0x6f && p[10] == 0x74 && p[11] == 0x65
+      {
+        return .backendNote
+      }
+      if p[0] == 0x6d && p[1] == 0x69 && p[2] == 0x6e && p[3] == 0x5f && p[4] == 0x63 && p[5] == 0x6f
+        && p[6] == 0x6d && p[7] == 0x70 && p[8] == 0x6c && p[9] == 0x65 && p[10] == 0x74 && p[11] == 0x65
+      {
+        return .minComplete
+      }
     default: break
     }
     return nil

@@ -171,7 +171,8 @@ private final class MemberTable {
 
   init() {
     slots = .allocate(capacity: Self.count)
-    slots.initialize(repeating: JSONMember(kind: .null, escaped: false, valueStart: 0, valueEnd: 0), count: Self.count)
+    slots.initialize(
+      repeating: JSONMember(kind: .null, escaped: false, valueStart: 0, valueEnd: 0), count: Self.count)
   }
 
   /// Marks every entry unused (when the scan counter wraps).

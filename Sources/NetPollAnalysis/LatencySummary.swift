@@ -43,7 +43,8 @@ public struct LatencySummary: Sendable, Equatable {
 /// Records latencies into an HDR histogram.
 struct LatencyRecorder {
   private var histogram = Histogram<UInt64>(
-    lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+    lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000,
+    numberOfSignificantValueDigits: .three)
 
   mutating func record(_ ns: Int) {
     _ = histogram.record(UInt64(Swift.max(1, Swift.min(ns, 3_600_000_000_000))))

@@ -22,7 +22,9 @@ public struct PerfettoExport {
     let sink = try OutputFile(path: output)
     var exporter = PerfettoExport(header: reader.header)
     sink.write("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n")
-    exporter.emit(sink, name: "process_name", ph: "M", ts: nil, tid: 0, args: "{\"name\":\(jsonQuoted("netpoll \(reader.header.backend) (pid \(reader.header.pid))"))}")
+    exporter.emit(
+      sink, name: "process_name", ph: "M", ts: nil, tid: 0,
+      args: "{\"name\":\(jsonQuoted("netpoll \(reader.header.backend) (pid \(reader.header.pid))"))}")
     while let event = try reader.next() { exporter.consume(event, into: sink) }
     sink.write("\n]}\n")
     try sink.close()
@@ -54,7 +56,8 @@ public struct PerfettoExport {
         args: "{\"ret\":\(wait.ret),\"timeout_ms\":\(wait.timeoutMs),\"ready\":\(wait.ready.count)\(errno)}")
     case .uringEnter(_, let toSubmit, _, let ret, let duration):
       emit(
-        sink, name: "io_uring_enter", ph: "X", ts: e.ts - duration, tid: e.tid, extra: ",\"dur\":\(micros(duration))",
+        sink, name: "io_uring_enter", ph: "X", ts: e.ts - duration, tid: e.tid,
+        extra: ",\"dur\":\(micros(duration))",
         args: "{\"ret\":\(ret),\"to_submit\":\(toSubmit)\(errno)}")
     case .park(let task, let fd, let mode):
       emit(
@@ -79,19 +82,26 @@ public struct PerfettoExport {
         case .write: .write
         default: nil
         }
-      if let mode, call.fd >= 0, let flow = pendingFlows.removeValue(forKey: FDDirection(fd: call.fd, mode: mode)) {
+      if let mode, call.fd >= 0,
+        let flow = pendingFlows.removeValue(forKey: FDDirection(fd: call.fd, mode: mode))
+      {
         emit(
           sink, name: call.syscall.rawValue, ph: "X", ts: e.ts, tid: e.tid,
           extra: ",\"dur\":0,\"bind_id\":\(flow),\"flow_in\":true", args: args)
       } else {
-        emit(sink, name: call.syscall.rawValue, ph: "i", ts: e.ts, tid: e.tid, extra: ",\"s\":\"t\"", args: args)
+        emit(
+          sink, name: call.syscall.rawValue, ph: "i", ts: e.ts, tid: e.tid, extra: ",\"s\":\"t\"", args: args)
       }
     case .traceStart:
       emit(
         sink, name: "trace_start", ph: "i", ts: e.ts, tid: e.tid, extra: ",\"s\":\"g\"",
-        args: "{\"command\":\(jsonQuoted(header.command)),\"wall\":\(jsonQuoted(header.wall)),\"backend_note\":\(jsonQuoted(header.backendNote))}")
+        args:
+          "{\"command\":\(jsonQuoted(header.command)),\"wall\":\(jsonQuoted(header.wall)),\"backend_note\":\(jsonQuoted(header.backendNote))}"
+      )
     default:
-      emit(sink, name: e.name, ph: "i", ts: e.ts, tid: e.tid, extra: ",\"s\":\"t\"", args: "{\"line\":\(e.line)\(errno)}")
+      emit(
+        sink, name: e.name, ph: "i", ts: e.ts, tid: e.tid, extra: ",\"s\":\"t\"",
+        args: "{\"line\":\(e.line)\(errno)}")
     }
   }
 
@@ -101,7 +111,8 @@ public struct PerfettoExport {
     let time = ts.map { ",\"ts\":\(micros($0 - (origin ?? 0)))" } ?? ""
     sink.write(
       (written == 0 ? "" : ",\n")
-        + "{\"name\":\(jsonQuoted(name)),\"ph\":\"\(ph)\",\"pid\":\(header.pid),\"tid\":\(tid)\(time)\(extra),\"args\":\(args)}")
+        + "{\"name\":\(jsonQuoted(name)),\"ph\":\"\(ph)\",\"pid\":\(header.pid),\"tid\":\(tid)\(time)\(extra),\"args\":\(args)}"
+    )
     written += 1
   }
 }
@@ -128,7 +139,9 @@ final class OutputFile {
       fd = STDOUT_FILENO
     } else {
       fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-      guard fd >= 0 else { throw TraceError(file: path, line: nil, message: "cannot create: \(errnoDescription(errno))") }
+      guard fd >= 0 else {
+        throw TraceError(file: path, line: nil, message: "cannot create: \(errnoDescription(errno))")
+      }
     }
     buffer.reserveCapacity(1 << 16)
   }
@@ -156,6 +169,8 @@ final class OutputFile {
   func close() throws(TraceError) {
     flush()
     if fd != STDOUT_FILENO { _ = Glibc.close(fd) }
-    if failure != 0 { throw TraceError(file: path, line: nil, message: "write failed: \(errnoDescription(failure))") }
+    if failure != 0 {
+      throw TraceError(file: path, line: nil, message: "write failed: \(errnoDescription(failure))")
+    }
   }
 }

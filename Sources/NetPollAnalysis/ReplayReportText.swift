@@ -6,7 +6,8 @@ extension ReplayReport {
     var previous: Int?
     for step in steps {
       let delta = previous.map { "+" + formatNanoseconds(step.ts - $0) } ?? ""
-      out += "  line \(pad(step.line, 7))  t=\(pad(formatNanoseconds(step.ts), 9))  \(pad(delta, 10))  \(step.text)\n"
+      out +=
+        "  line \(pad(step.line, 7))  t=\(pad(formatNanoseconds(step.ts), 9))  \(pad(delta, 10))  \(step.text)\n"
       previous = step.ts
     }
     return out

@@ -96,28 +96,40 @@ public struct StatsReport: Sendable {
       StatsFigure("events", "events", Double(events), .neutral),
       StatsFigure("requests", "requests", Double(requests), .neutral),
       StatsFigure("kernel_entries", "kernel entries (syscalls)", Double(kernelEntries), .lowerIsBetter),
-      StatsFigure("kernel_entries_per_request", "kernel entries per request", kernelEntriesPerRequest, .lowerIsBetter),
-      StatsFigure("kernel_entries_per_kib", "kernel entries per KiB moved", kernelEntriesPerKiB, .lowerIsBetter),
-      StatsFigure("eagain_share", "EAGAIN share of syscalls", eagainShare, .lowerIsBetter),
-      StatsFigure("readiness_per_wait", "readiness reports per kernel wait", readinessPerWait, .higherIsBetter),
-      StatsFigure("events_per_epoll_wait", "events per epoll_wait", epoll ? eventsPerEpollWait : nil, .higherIsBetter),
       StatsFigure(
-        "completions_per_uring_enter", "completions per io_uring_enter", uring ? completionsPerUringEnter : nil,
+        "kernel_entries_per_request", "kernel entries per request", kernelEntriesPerRequest, .lowerIsBetter),
+      StatsFigure(
+        "kernel_entries_per_kib", "kernel entries per KiB moved", kernelEntriesPerKiB, .lowerIsBetter),
+      StatsFigure("eagain_share", "EAGAIN share of syscalls", eagainShare, .lowerIsBetter),
+      StatsFigure(
+        "readiness_per_wait", "readiness reports per kernel wait", readinessPerWait, .higherIsBetter),
+      StatsFigure(
+        "events_per_epoll_wait", "events per epoll_wait", epoll ? eventsPerEpollWait : nil, .higherIsBetter),
+      StatsFigure(
+        "completions_per_uring_enter", "completions per io_uring_enter",
+        uring ? completionsPerUringEnter : nil,
         .higherIsBetter),
       StatsFigure("parks", "parks", Double(eventCounts["park", default: 0]), .lowerIsBetter),
       StatsFigure("wakes", "wakes", Double(wakes), .neutral),
       StatsFigure("spurious_wake_share", "spurious wake share", spuriousWakeShare, .lowerIsBetter),
       StatsFigure("stale_drops", "stale drops", Double(staleDrops), .neutral),
-      StatsFigure("wake_latency_p50_ns", "wake latency p50 (ns)", woken ? Double(wakeLatency.p50) : nil, .lowerIsBetter),
-      StatsFigure("wake_latency_p99_ns", "wake latency p99 (ns)", woken ? Double(wakeLatency.p99) : nil, .lowerIsBetter),
       StatsFigure(
-        "wake_latency_p999_ns", "wake latency p99.9 (ns)", woken ? Double(wakeLatency.p999) : nil, .lowerIsBetter),
-      StatsFigure("epoll_wait_p50_ns", "epoll_wait p50 (ns)", epoll ? Double(epollWaitDuration.p50) : nil, .neutral),
-      StatsFigure("epoll_wait_p99_ns", "epoll_wait p99 (ns)", epoll ? Double(epollWaitDuration.p99) : nil, .neutral),
+        "wake_latency_p50_ns", "wake latency p50 (ns)", woken ? Double(wakeLatency.p50) : nil, .lowerIsBetter),
       StatsFigure(
-        "uring_enter_p50_ns", "io_uring_enter p50 (ns)", uring ? Double(uringEnterDuration.p50) : nil, .neutral),
+        "wake_latency_p99_ns", "wake latency p99 (ns)", woken ? Double(wakeLatency.p99) : nil, .lowerIsBetter),
       StatsFigure(
-        "uring_enter_p99_ns", "io_uring_enter p99 (ns)", uring ? Double(uringEnterDuration.p99) : nil, .neutral),
+        "wake_latency_p999_ns", "wake latency p99.9 (ns)", woken ? Double(wakeLatency.p999) : nil,
+        .lowerIsBetter),
+      StatsFigure(
+        "epoll_wait_p50_ns", "epoll_wait p50 (ns)", epoll ? Double(epollWaitDuration.p50) : nil, .neutral),
+      StatsFigure(
+        "epoll_wait_p99_ns", "epoll_wait p99 (ns)", epoll ? Double(epollWaitDuration.p99) : nil, .neutral),
+      StatsFigure(
+        "uring_enter_p50_ns", "io_uring_enter p50 (ns)", uring ? Double(uringEnterDuration.p50) : nil,
+        .neutral),
+      StatsFigure(
+        "uring_enter_p99_ns", "io_uring_enter p99 (ns)", uring ? Double(uringEnterDuration.p99) : nil,
+        .neutral),
     ]
   }
 }

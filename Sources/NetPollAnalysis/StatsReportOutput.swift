@@ -14,7 +14,10 @@ extension StatsReport {
       ("truncated", .bool(truncated)),
       ("duration_ns", .int(durationNs)),
       ("events_by_name", sorted(eventCounts)),
-      ("syscalls", sorted(Dictionary(uniqueKeysWithValues: syscallCounts.map { ($0.key.rawValue, $0.value) }))),
+      (
+        "syscalls",
+        sorted(Dictionary(uniqueKeysWithValues: syscallCounts.map { ($0.key.rawValue, $0.value) }))
+      ),
       ("kernel_entries", .int(kernelEntries)),
       ("errno", sorted(errnoCounts)),
       ("eagain", .int(eagainCount)),
@@ -45,14 +48,18 @@ extension StatsReport {
       (
         "wakes",
         .object(
-          [("total", .int(wakes))] + WakeReason.allCases.sorted().map { ($0.rawValue, .int(wakesByReason[$0, default: 0])) })
+          [("total", .int(wakes))]
+            + WakeReason.allCases.sorted().map { ($0.rawValue, .int(wakesByReason[$0, default: 0])) })
       ),
       ("spurious_wakes", .int(spuriousWakes)),
       ("spurious_wake_share", .double(spuriousWakeShare)),
       ("stale_drops", .int(staleDrops)),
       (
         "top_fds",
-        .object([("by_events", top(topFDsByEvents)), ("by_eagain", top(topFDsByEAGAIN)), ("by_parks", top(topFDsByParks))])
+        .object([
+          ("by_events", top(topFDsByEvents)), ("by_eagain", top(topFDsByEAGAIN)),
+          ("by_parks", top(topFDsByParks)),
+        ])
       ),
     ])
   }
@@ -67,24 +74,31 @@ extension StatsReport {
       out += "  \(pad(count, 10))  \(name)\n"
     }
     out += "\nsyscalls (kernel entries): \(kernelEntries)\n"
-    for (call, count) in syscallCounts.sorted(by: { ($0.value, $1.key.rawValue) > ($1.value, $0.key.rawValue) }) {
+    for (call, count) in syscallCounts.sorted(by: {
+      ($0.value, $1.key.rawValue) > ($1.value, $0.key.rawValue)
+    }) {
       out += "  \(pad(count, 10))  \(call.rawValue)\n"
     }
-    out += "\nerrno: \(errnoCounts.values.reduce(0, +)) failed calls, EAGAIN \(eagainCount) = \(percent(eagainShare)) of syscalls\n"
+    out +=
+      "\nerrno: \(errnoCounts.values.reduce(0, +)) failed calls, EAGAIN \(eagainCount) = \(percent(eagainShare)) of syscalls\n"
     for (name, count) in errnoCounts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
       out += "  \(pad(count, 10))  \(name)\n"
     }
     out += "\nbatching\n"
     if epollWaits > 0 {
-      out += "  epoll_wait: \(epollWaits) calls, \(formatDecimal(eventsPerEpollWait, digits: 2)) events per call, \(emptyEpollWaits) empty\n"
+      out +=
+        "  epoll_wait: \(epollWaits) calls, \(formatDecimal(eventsPerEpollWait, digits: 2)) events per call, \(emptyEpollWaits) empty\n"
     }
     if uringEnters > 0 {
-      out += "  io_uring_enter: \(uringEnters) calls, \(formatDecimal(completionsPerUringEnter, digits: 2)) completions per call\n"
+      out +=
+        "  io_uring_enter: \(uringEnters) calls, \(formatDecimal(completionsPerUringEnter, digits: 2)) completions per call\n"
     }
-    out += "  readiness reports per kernel wait: \(formatDecimal(readinessPerWait, digits: 2)) (\(readinessReports) over \(kernelWaits) waits)\n"
+    out +=
+      "  readiness reports per kernel wait: \(formatDecimal(readinessPerWait, digits: 2)) (\(readinessReports) over \(kernelWaits) waits)\n"
     out += "\nrequests (reads with data on connection fds): \(requests)\n"
     out += "  bytes read \(bytesRead), written \(bytesWritten)\n"
-    out += "  kernel entries per request \(formatDecimal(kernelEntriesPerRequest, digits: 2)), per KiB moved \(formatDecimal(kernelEntriesPerKiB, digits: 2))\n"
+    out +=
+      "  kernel entries per request \(formatDecimal(kernelEntriesPerRequest, digits: 2)), per KiB moved \(formatDecimal(kernelEntriesPerKiB, digits: 2))\n"
     out += "\nlatency (HDR histograms)\n"
     out += "  park → wake       \(wakeLatency.text)\n"
     if epollWaits > 0 { out += "  epoll_wait        \(epollWaitDuration.text)\n" }
@@ -93,7 +107,8 @@ extension StatsReport {
       wakesByReason[r].map { "\(r.rawValue) \($0)" }
     }
     out += "\nwakes: \(wakes)\(reasons.isEmpty ? "" : " (" + reasons.joined(separator: ", ") + ")")\n"
-    out += "  spurious (woken ready, next call EAGAIN): \(spuriousWakes) = \(percent(spuriousWakeShare)) of ready wakes\n"
+    out +=
+      "  spurious (woken ready, next call EAGAIN): \(spuriousWakes) = \(percent(spuriousWakeShare)) of ready wakes\n"
     out += "  stale readiness dropped: \(staleDrops)\n"
     out += "\ntop fds\n"
     for (title, list) in [("events", topFDsByEvents), ("EAGAIN", topFDsByEAGAIN), ("parks", topFDsByParks)] {

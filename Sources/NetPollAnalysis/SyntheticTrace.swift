@@ -32,7 +32,8 @@ public struct SyntheticTrace: Sendable {
   public var requestBytes: Int
 
   /// Creates a description of a synthetic trace.
-  public init(backend: Backend = .epoll, connections: Int, requestsPerConnection: Int, requestBytes: Int = 64) {
+  public init(backend: Backend = .epoll, connections: Int, requestsPerConnection: Int, requestBytes: Int = 64)
+  {
     self.backend = backend
     self.connections = connections
     self.requestsPerConnection = requestsPerConnection
@@ -57,7 +58,9 @@ public struct SyntheticTrace: Sendable {
   @discardableResult
   public func write(to path: String) throws(TraceError) -> Int {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw TraceError(file: path, line: nil, message: "cannot create: \(errnoDescription(errno))") }
+    guard fd >= 0 else {
+      throw TraceError(file: path, line: nil, message: "cannot create: \(errnoDescription(errno))")
+    }
     defer { close(fd) }
     var buffer: [UInt8] = []
     buffer.reserveCapacity(1 << 20)
@@ -120,7 +123,9 @@ public struct SyntheticTrace: Sendable {
     }
     line(loop, "eventfd", "\"fd\":4,\"ret\":4")
     if !uring {
-      line(loop, "epoll_ctl", "\"epfd\":3,\"op\":\"ADD\",\"fd\":4,\"events\":[\"EPOLLIN\",\"EPOLLET\"],\"tag\":\(tag),\"ret\":0")
+      line(
+        loop, "epoll_ctl",
+        "\"epfd\":3,\"op\":\"ADD\",\"fd\":4,\"events\":[\"EPOLLIN\",\"EPOLLET\"],\"tag\":\(tag),\"ret\":0")
       tag += 1
     }
     line(worker, "socket", "\"fd\":5,\"domain\":\"AF_INET\",\"ret\":5")
@@ -130,7 +135,10 @@ public struct SyntheticTrace: Sendable {
     var listenerTag = 0
     if !uring {
       listenerTag = tag
-      line(worker, "epoll_ctl", "\"epfd\":3,\"op\":\"ADD\",\"fd\":5,\"events\":[\"EPOLLIN\",\"EPOLLOUT\",\"EPOLLRDHUP\",\"EPOLLET\"],\"tag\":\(tag),\"ret\":0")
+      line(
+        worker, "epoll_ctl",
+        "\"epfd\":3,\"op\":\"ADD\",\"fd\":5,\"events\":[\"EPOLLIN\",\"EPOLLOUT\",\"EPOLLRDHUP\",\"EPOLLET\"],\"tag\":\(tag),\"ret\":0"
+      )
       tag += 1
     }
 
@@ -140,12 +148,18 @@ public struct SyntheticTrace: Sendable {
       if uring {
         line(worker, "uring_sqe", "\"op\":\"POLL_ADD\",\"fd\":\(fd),\"user_data\":\(userData),\"flags\":[]")
         let waited = advance(20_000)
-        line(loop, "uring_enter", "\"ring_fd\":3,\"to_submit\":1,\"min_complete\":1,\"flags\":[\"IORING_ENTER_GETEVENTS\"],\"ret\":1,\"dur_ns\":\(waited)")
+        line(
+          loop, "uring_enter",
+          "\"ring_fd\":3,\"to_submit\":1,\"min_complete\":1,\"flags\":[\"IORING_ENTER_GETEVENTS\"],\"ret\":1,\"dur_ns\":\(waited)"
+        )
         line(loop, "uring_cqe", "\"user_data\":\(userData),\"res\":1,\"flags\":[],\"fd\":\(fd)")
         userData += 1
       } else {
         let waited = advance(20_000)
-        line(loop, "epoll_wait", "\"epfd\":3,\"maxevents\":128,\"timeout_ms\":-1,\"ret\":1,\"dur_ns\":\(waited),\"ready\":[{\"fd\":\(fd),\"tag\":\(fdTag),\"events\":[\"EPOLLIN\"]}]")
+        line(
+          loop, "epoll_wait",
+          "\"epfd\":3,\"maxevents\":128,\"timeout_ms\":-1,\"ret\":1,\"dur_ns\":\(waited),\"ready\":[{\"fd\":\(fd),\"tag\":\(fdTag),\"events\":[\"EPOLLIN\"]}]"
+        )
       }
       line(loop, "wake", "\"task\":\(task),\"fd\":\(fd),\"mode\":\"r\",\"reason\":\"ready\"")
     }
@@ -160,13 +174,19 @@ public struct SyntheticTrace: Sendable {
       var fdTag = 0
       if !uring {
         fdTag = tag
-        line(worker, "epoll_ctl", "\"epfd\":3,\"op\":\"ADD\",\"fd\":\(fd),\"events\":[\"EPOLLIN\",\"EPOLLOUT\",\"EPOLLRDHUP\",\"EPOLLET\"],\"tag\":\(fdTag),\"ret\":0")
+        line(
+          worker, "epoll_ctl",
+          "\"epfd\":3,\"op\":\"ADD\",\"fd\":\(fd),\"events\":[\"EPOLLIN\",\"EPOLLOUT\",\"EPOLLRDHUP\",\"EPOLLET\"],\"tag\":\(fdTag),\"ret\":0"
+        )
         tag += 1
       }
       for request in 0..<requestsPerConnection {
         if request % 3 == 2 && !uring {
           let waited = advance(5_000)
-          line(loop, "epoll_wait", "\"epfd\":3,\"maxevents\":128,\"timeout_ms\":-1,\"ret\":1,\"dur_ns\":\(waited),\"ready\":[{\"fd\":\(fd),\"tag\":\(fdTag),\"events\":[\"EPOLLIN\"]}]")
+          line(
+            loop, "epoll_wait",
+            "\"epfd\":3,\"maxevents\":128,\"timeout_ms\":-1,\"ret\":1,\"dur_ns\":\(waited),\"ready\":[{\"fd\":\(fd),\"tag\":\(fdTag),\"events\":[\"EPOLLIN\"]}]"
+          )
         } else {
           line(worker, "read", "\"fd\":\(fd),\"len\":4096,\"ret\":-1,\"errno\":\"EAGAIN\"")
           parkUntilReadable(task: task, fd: fd, fdTag: fdTag)
@@ -176,7 +196,9 @@ public struct SyntheticTrace: Sendable {
       }
       line(worker, "read", "\"fd\":\(fd),\"len\":4096,\"ret\":0")
       if !uring {
-        line(worker, "epoll_ctl", "\"epfd\":3,\"op\":\"DEL\",\"fd\":\(fd),\"events\":[],\"tag\":\(fdTag),\"ret\":0")
+        line(
+          worker, "epoll_ctl",
+          "\"epfd\":3,\"op\":\"DEL\",\"fd\":\(fd),\"events\":[],\"tag\":\(fdTag),\"ret\":0")
       }
       line(worker, "close", "\"fd\":\(fd),\"ret\":0")
     }

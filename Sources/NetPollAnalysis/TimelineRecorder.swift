@@ -33,10 +33,15 @@ struct TimelineRecorder {
       }
     case .epollCtl(let ctl) where ctl.fd == fd:
       fdSteps.append(
-        step(e, "epoll_ctl \(ctl.op.rawValue) tag \(ctl.tag) \(ctl.events.shortDescription) → \(result(ctl.ret, e))"))
+        step(
+          e,
+          "epoll_ctl \(ctl.op.rawValue) tag \(ctl.tag) \(ctl.events.shortDescription) → \(result(ctl.ret, e))"
+        ))
     case .epollWait(let wait):
       for entry in wait.ready where entry.fd == fd {
-        fdSteps.append(step(e, "ready \(entry.events.shortDescription) tag \(entry.tag) (epoll_wait returned \(wait.ret))"))
+        fdSteps.append(
+          step(e, "ready \(entry.events.shortDescription) tag \(entry.tag) (epoll_wait returned \(wait.ret))")
+        )
       }
     case .epollCreate(let epfd, _) where epfd == fd:
       fdSteps.append(step(e, "epoll_create → fd \(epfd)"))

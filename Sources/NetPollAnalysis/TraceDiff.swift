@@ -90,10 +90,13 @@ public struct TraceDiff: Sendable {
     if let (va, vb, r) = values("kernel_entries_per_request"), va > 0, vb > 0, r.direction != "same" {
       out.append("B needs \(number(vb)) kernel entries per request where A needs \(number(va)).")
     }
-    for (key, what) in [("wake_latency_p99_ns", "wake latency p99"), ("wake_latency_p50_ns", "wake latency p50")] {
+    for (key, what) in [
+      ("wake_latency_p99_ns", "wake latency p99"), ("wake_latency_p50_ns", "wake latency p50"),
+    ] {
       if let (va, vb, r) = values(key), let ratio = r.ratio, vb > 0, ratio >= 1.25 || ratio <= 0.8 {
         out.append(
-          "B's \(what) is \(formatDecimal(ratio, digits: 1))x A's (\(formatNanoseconds(Int(vb))) vs \(formatNanoseconds(Int(va)))).")
+          "B's \(what) is \(formatDecimal(ratio, digits: 1))x A's (\(formatNanoseconds(Int(vb))) vs \(formatNanoseconds(Int(va))))."
+        )
       }
     }
     if let (va, vb, _) = values("eagain_share"), abs(vb - va) >= 0.02 {
@@ -106,7 +109,8 @@ public struct TraceDiff: Sendable {
       a.backend != b.backend || r.direction != "same"
     {
       out.append(
-        "A (\(a.backend)) gets \(number(va)) readiness reports per kernel wait; B (\(b.backend)) \(number(vb)).")
+        "A (\(a.backend)) gets \(number(va)) readiness reports per kernel wait; B (\(b.backend)) \(number(vb))."
+      )
     }
     if let divergence = connections.divergence {
       out.append(divergence)

@@ -3,8 +3,18 @@ extension TraceDiff {
   /// the connection alignment, in a fixed order.
   public var json: JSONValue {
     .object([
-      ("a", .object([("backend", .string(a.backend)), ("events", .int(a.events)), ("truncated", .bool(a.truncated))])),
-      ("b", .object([("backend", .string(b.backend)), ("events", .int(b.events)), ("truncated", .bool(b.truncated))])),
+      (
+        "a",
+        .object([
+          ("backend", .string(a.backend)), ("events", .int(a.events)), ("truncated", .bool(a.truncated)),
+        ])
+      ),
+      (
+        "b",
+        .object([
+          ("backend", .string(b.backend)), ("events", .int(b.events)), ("truncated", .bool(b.truncated)),
+        ])
+      ),
       (
         "figures",
         .array(
@@ -24,7 +34,10 @@ extension TraceDiff {
           ("first_difference", connections.firstDifference.map { .int($0 + 1) } ?? .null),
           (
             "alignment",
-            .array(connections.alignment.map { .array([$0.0.map { .string($0) } ?? .null, $0.1.map { .string($0) } ?? .null]) })
+            .array(
+              connections.alignment.map {
+                .array([$0.0.map { .string($0) } ?? .null, $0.1.map { .string($0) } ?? .null])
+              })
           ),
         ])
       ),
@@ -46,31 +59,45 @@ extension TraceDiff {
       guard let x else { return "-" }
       return x == x.rounded() && abs(x) < 1e12 ? String(Int(x)) : formatDecimal(x, digits: 3)
     }
-    var out = "A: \(fileA) (\(a.backend), \(a.events) events)\nB: \(fileB) (\(b.backend), \(b.events) events)\n\n"
+    var out =
+      "A: \(fileA) (\(a.backend), \(a.events) events)\nB: \(fileB) (\(b.backend), \(b.events) events)\n\n"
     let header = ["figure", "A", "B", "B/A", ""]
-    let body = rows.map { [$0.label, number($0.a), number($0.b), $0.ratio.map { formatDecimal($0, digits: 2) } ?? "-", $0.direction] }
+    let body = rows.map {
+      [
+        $0.label, number($0.a), number($0.b), $0.ratio.map { formatDecimal($0, digits: 2) } ?? "-",
+        $0.direction,
+      ]
+    }
     if markdown {
       out += "| " + header.joined(separator: " | ") + " |\n|---|--:|--:|--:|---|\n"
       for r in body { out += "| " + r.joined(separator: " | ") + " |\n" }
     } else {
       let widths = (0..<header.count).map { c in ([header] + body).map { $0[c].count }.max() ?? 0 }
       for r in [header] + body {
-        out += r.enumerated().map { c, cell in
-          c == 0 || c == 4 ? cell + String(repeating: " ", count: widths[c] - cell.count) : pad(cell, widths[c])
-        }.joined(separator: "  ") + "\n"
+        out +=
+          r.enumerated().map { c, cell in
+            c == 0 || c == 4
+              ? cell + String(repeating: " ", count: widths[c] - cell.count) : pad(cell, widths[c])
+          }.joined(separator: "  ") + "\n"
       }
     }
     out += markdown ? "\n**Findings**\n\n" : "\nfindings\n"
     for f in findings { out += "- \(f)\n" }
     if !connections.alignment.isEmpty {
-      out += markdown ? "\n**Typical connection** (A: \(connections.connectionsA), B: \(connections.connectionsB) connections)\n\n| A | B |\n|---|---|\n" : "\ntypical connection (A: \(connections.connectionsA), B: \(connections.connectionsB) connections)\n"
+      out +=
+        markdown
+        ? "\n**Typical connection** (A: \(connections.connectionsA), B: \(connections.connectionsB) connections)\n\n| A | B |\n|---|---|\n"
+        : "\ntypical connection (A: \(connections.connectionsA), B: \(connections.connectionsB) connections)\n"
       for (i, (x, y)) in connections.alignment.enumerated() {
-        let mark = i == connections.firstDifference ? (markdown ? " ⟵ first difference" : "   <- first difference") : ""
+        let mark =
+          i == connections.firstDifference
+          ? (markdown ? " ⟵ first difference" : "   <- first difference") : ""
         if markdown {
           out += "| \(x ?? "") | \(y ?? "")\(mark) |\n"
         } else {
           let left = x ?? "-"
-          out += "  " + left + String(repeating: " ", count: max(1, 22 - left.count)) + (y ?? "-") + mark + "\n"
+          out +=
+            "  " + left + String(repeating: " ", count: max(1, 22 - left.count)) + (y ?? "-") + mark + "\n"
         }
       }
     }

@@ -114,7 +114,8 @@ public struct TraceHeader: Sendable, Equatable {
 
 /// A system call the recorder logs, named as strace names it (`ev` for the socket calls).
 public enum Syscall: String, Sendable, CaseIterable, Comparable {
-  case socket, setsockopt, bind, listen, accept, connect, getsockopt, getsockname, read, write, shutdown, close
+  case socket, setsockopt, bind, listen, accept, connect, getsockopt, getsockname, read, write, shutdown,
+    close
   case eventfd
   case epollCreate = "epoll_create"
   case epollCtl = "epoll_ctl"
@@ -156,7 +157,9 @@ public struct EpollControl: Sendable {
 
 /// `epoll_ctl`'s `op`.
 public enum ControlOperation: String, Sendable {
-  case add = "ADD", modify = "MOD", delete = "DEL"
+  case add = "ADD"
+  case modify = "MOD"
+  case delete = "DEL"
 }
 
 /// `epoll_wait`: one call and what it returned.
@@ -243,12 +246,15 @@ public struct EpollEvents: OptionSet, Sendable, Hashable {
 
 /// A poll descriptor direction: `"r"` or `"w"`.
 public enum PollMode: String, Sendable, Hashable, CaseIterable {
-  case read = "r", write = "w"
+  case read = "r"
+  case write = "w"
 }
 
 /// `stale.mode`: `"r"`, `"w"` or `"rw"`.
 public enum StaleMode: String, Sendable {
-  case read = "r", write = "w", readWrite = "rw"
+  case read = "r"
+  case write = "w"
+  case readWrite = "rw"
 }
 
 /// Why a parked task was resumed.

@@ -68,7 +68,8 @@ struct TraceLineDecoder {
     case .read, .write:
       let call = Syscall(name)
       return .socketCall(
-        SocketCall(syscall: call, fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: try int(.len, in: s)))
+        SocketCall(
+          syscall: call, fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: try int(.len, in: s)))
     case .epollWait:
       _ = try int(.maxevents, in: s)
       let wait = EpollWait(
@@ -80,7 +81,8 @@ struct TraceLineDecoder {
     case .wake:
       let reasonText = try string(.reason, in: s)
       guard let reason = WakeReason(rawValue: reasonText) else {
-        throw LineProblem(message: "wake: 'reason' must be ready, deadline, close or cancel, found \"\(reasonText)\"")
+        throw LineProblem(
+          message: "wake: 'reason' must be ready, deadline, close or cancel, found \"\(reasonText)\"")
       }
       return .wake(task: try int(.task, in: s), fd: try int(.fd, in: s), mode: try mode(), reason: reason)
     case .accept, .close, .eventfd:
@@ -113,7 +115,8 @@ struct TraceLineDecoder {
       }
       return .epollCtl(
         EpollControl(
-          epfd: try int(.epfd, in: s), op: op, fd: try int(.fd, in: s), events: try epollEvents(.events, in: s),
+          epfd: try int(.epfd, in: s), op: op, fd: try int(.fd, in: s),
+          events: try epollEvents(.events, in: s),
           tag: try int(.tag, in: s), ret: try int(.ret, in: s)))
     case .stale:
       let modeText = try string(.mode, in: s)
@@ -121,7 +124,8 @@ struct TraceLineDecoder {
         throw LineProblem(message: "stale: 'mode' must be \"r\", \"w\" or \"rw\", found \"\(modeText)\"")
       }
       return .stale(
-        fd: try int(.fd, in: s), tag: try int(.tag, in: s), currentTag: try int(.currentTag, in: s), mode: mode)
+        fd: try int(.fd, in: s), tag: try int(.tag, in: s), currentTag: try int(.currentTag, in: s),
+        mode: mode)
     case .deadline:
       return .deadline(fd: try int(.fd, in: s), mode: try mode(), timeoutNs: try int(.timeoutNs, in: s))
     case .epollCreate:
@@ -130,12 +134,15 @@ struct TraceLineDecoder {
     case .traceStart:
       let format = try string(.format, in: s)
       guard format == "netpoll-trace" else {
-        throw LineProblem(message: "not a netpoll trace: 'format' is \"\(format)\", expected \"netpoll-trace\"")
+        throw LineProblem(
+          message: "not a netpoll trace: 'format' is \"\(format)\", expected \"netpoll-trace\"")
       }
       let version = try int(.version, in: s)
       guard version == 1 else {
         throw LineProblem(
-          message: "trace format version \(version) is not supported (this netpoll reads version 1; upgrade netpoll)")
+          message:
+            "trace format version \(version) is not supported (this netpoll reads version 1; upgrade netpoll)"
+        )
       }
       return .traceStart(
         TraceHeader(
@@ -156,7 +163,8 @@ struct TraceLineDecoder {
       try stringArray(.flags, in: s)
       return .uringEnter(
         ringFd: try int(.ringFd, in: s), toSubmit: try int(.toSubmit, in: s),
-        minComplete: try int(.minComplete, in: s), ret: try int(.ret, in: s), durationNs: try int(.durNs, in: s))
+        minComplete: try int(.minComplete, in: s), ret: try int(.ret, in: s),
+        durationNs: try int(.durNs, in: s))
     case .uringCqe:
       try stringArray(.flags, in: s)
       return .uringCompletion(
@@ -179,7 +187,8 @@ struct TraceLineDecoder {
       default: break
       }
     }
-    throw LineProblem(message: "\(prefix)'mode' must be \"r\" or \"w\", found \"\(decodeString(m, in: scanner))\"")
+    throw LineProblem(
+      message: "\(prefix)'mode' must be \"r\" or \"w\", found \"\(decodeString(m, in: scanner))\"")
   }
 
   private mutating func readyEntries() throws(LineProblem) -> [Readiness] {
@@ -196,7 +205,8 @@ struct TraceLineDecoder {
         throw LineProblem(message: "'ready' is malformed: \(error.message)")
       }
       guard element.kind == .object else {
-        throw LineProblem(message: "epoll_wait: 'ready' entries must be objects, found \(element.kind.phrase)")
+        throw LineProblem(
+          message: "epoll_wait: 'ready' entries must be objects, found \(element.kind.phrase)")
       }
       do {
         try entryScanner.scan(scanner.bytes, range: element.valueStart..<element.valueEnd)
@@ -222,7 +232,8 @@ struct TraceLineDecoder {
     var elements = s.elements(of: m)
     while let element = try? elements.next() {
       guard element.kind == .string else {
-        throw LineProblem(message: "\(prefix)'\(key.name)' must hold names (strings), found \(element.kind.phrase)")
+        throw LineProblem(
+          message: "\(prefix)'\(key.name)' must hold names (strings), found \(element.kind.phrase)")
       }
       let bytes = UnsafeRawBufferPointer(rebasing: s.bytes[element.valueStart..<element.valueEnd])
       set.insert(element.escaped ? .other : EpollEvents.named(bytes))
@@ -236,7 +247,8 @@ struct TraceLineDecoder {
     var problem: LineProblem?
     try? s.forEachElement(of: m) { element in
       if element.kind != .string, problem == nil {
-        problem = LineProblem(message: "\(prefix)'\(key.name)' must hold names (strings), found \(element.kind.phrase)")
+        problem = LineProblem(
+          message: "\(prefix)'\(key.name)' must hold names (strings), found \(element.kind.phrase)")
       }
     }
     if let problem { throw problem }
@@ -247,9 +259,12 @@ struct TraceLineDecoder {
     guard let m = s.member(key), m.kind == .array else { return false }
     var elements = s.elements(of: m)
     while let element = try? elements.next() {
-      guard element.kind == .string, !element.escaped, element.valueEnd - element.valueStart == name.utf8CodeUnitCount
+      guard element.kind == .string, !element.escaped,
+        element.valueEnd - element.valueStart == name.utf8CodeUnitCount
       else { continue }
-      if memcmp(s.bytes.baseAddress! + element.valueStart, name.utf8Start, name.utf8CodeUnitCount) == 0 { return true }
+      if memcmp(s.bytes.baseAddress! + element.valueStart, name.utf8Start, name.utf8CodeUnitCount) == 0 {
+        return true
+      }
     }
     return false
   }

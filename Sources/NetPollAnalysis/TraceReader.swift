@@ -70,7 +70,8 @@ public final class TraceReader {
       if path != "-" { close(fd) }
       throw TraceError(file: path, line: nil, message: "is a directory, not a trace file")
     }
-    lines = LineReader(fd: fd, ownsDescriptor: path != "-", chunkSize: chunkSize, maxLineLength: maxLineLength)
+    lines = LineReader(
+      fd: fd, ownsDescriptor: path != "-", chunkSize: chunkSize, maxLineLength: maxLineLength)
     header = TraceHeader(backend: "", pid: 0, wall: "", command: "", backendNote: "")
     guard let first = lines.next() else {
       if lines.readErrno != 0 {
@@ -88,7 +89,9 @@ public final class TraceReader {
       if let kind = compressionKind(bytes) {
         throw TraceError(
           file: path, line: nil,
-          message: "\(kind)-compressed; decompress it first, e.g. `\(kind == "gzip" ? "gzip" : "zstd") -dc \(path) | netpoll … -`")
+          message:
+            "\(kind)-compressed; decompress it first, e.g. `\(kind == "gzip" ? "gzip" : "zstd") -dc \(path) | netpoll … -`"
+        )
       }
       do {
         event = try decoder.decode(bytes, lineNumber: 1)
@@ -98,7 +101,8 @@ public final class TraceReader {
     }
     guard case .traceStart(let h) = event.body else {
       throw TraceError(
-        file: path, line: 1, message: "not a netpoll trace: first event is '\(event.name)', expected 'trace_start'")
+        file: path, line: 1,
+        message: "not a netpoll trace: first event is '\(event.name)', expected 'trace_start'")
     }
     guard event.seq == 0 else {
       throw TraceError(file: path, line: 1, message: "trace_start has seq \(event.seq), expected 0")
@@ -187,7 +191,9 @@ public final class TraceReader {
 
 private func compressionKind(_ bytes: UnsafeRawBufferPointer) -> String? {
   if bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B { return "gzip" }
-  if bytes.count >= 4, bytes[0] == 0x28, bytes[1] == 0xB5, bytes[2] == 0x2F, bytes[3] == 0xFD { return "zstd" }
+  if bytes.count >= 4, bytes[0] == 0x28, bytes[1] == 0xB5, bytes[2] == 0x2F, bytes[3] == 0xFD {
+    return "zstd"
+  }
   return nil
 }
 

@@ -70,7 +70,8 @@ public struct TraceReplay {
     case .epollWait(let wait): epollWait(wait, e)
     case .epollCtl(let ctl): epollCtl(ctl, e)
     case .park(let task, let fd, let mode): park(task: task, fd: fd, mode: mode, e)
-    case .wake(let task, let fd, let mode, let reason): wake(task: task, fd: fd, mode: mode, reason: reason, e)
+    case .wake(let task, let fd, let mode, let reason):
+      wake(task: task, fd: fd, mode: mode, reason: reason, e)
     case .stale(let fd, let tag, _, _): stale(fd: fd, tag: tag, e)
     case .epollCreate(let epfd, _): opened(epfd)
     case .deadline(let fd, _, _): touch(fd)
@@ -82,7 +83,8 @@ public struct TraceReplay {
         uringPolls[userData] = fd
         fds[fd].uringPoll = userData
       }
-    case .uringCompletion(let userData, let res, _, let more): uringCompletion(userData: userData, res: res, more: more, e)
+    case .uringCompletion(let userData, let res, _, let more):
+      uringCompletion(userData: userData, res: res, more: more, e)
     case .uringEnter(let ring, _, let minComplete, _, _):
       // Waiting again: completions reaped before this must have been dispatched or dropped.
       if minComplete > 0 { settleBadReadiness(epfd: ring) }
@@ -121,7 +123,8 @@ public struct TraceReplay {
     summary.fds = fds.entries.reduce(0) { $0 + ($1.value.seen ? 1 : 0) }
     summary.tasks = taskNumbers.count
     return ReplayReport(
-      header: header, violations: violations, notes: notes, summary: summary, fdTimeline: timeline.fdSteps, taskTimeline: timeline.taskSteps,
+      header: header, violations: violations, notes: notes, summary: summary, fdTimeline: timeline.fdSteps,
+      taskTimeline: timeline.taskSteps,
       warnings: [])
   }
 
@@ -131,7 +134,8 @@ public struct TraceReplay {
     if previousSeq >= 0 {
       if e.seq > previousSeq + 1 {
         violation(
-          e.line, .seqGap, "seq jumps from \(previousSeq) to \(e.seq): \(e.seq - previousSeq - 1) events lost")
+          e.line, .seqGap, "seq jumps from \(previousSeq) to \(e.seq): \(e.seq - previousSeq - 1) events lost"
+        )
       } else if e.seq <= previousSeq {
         violation(e.line, .seqBackwards, "seq \(e.seq) follows seq \(previousSeq)")
       }
@@ -184,7 +188,8 @@ public struct TraceReplay {
       if fds[fd].registered {
         violation(
           e.line, .addWhileRegistered,
-          "epoll_ctl ADD of fd \(fd), already registered at line \(fds[fd].registeredLine) with tag \(fds[fd].tag)")
+          "epoll_ctl ADD of fd \(fd), already registered at line \(fds[fd].registeredLine) with tag \(fds[fd].tag)"
+        )
       }
       if ctl.ret == 0 {
         fds[fd].registered = true
@@ -230,7 +235,9 @@ public struct TraceReplay {
       badReadiness.append(
         BadReadiness(
           line: e.line, epfd: wait.epfd, fd: fd, tag: entry.tag, kind: kind,
-          message: "readiness \(entry.events.shortDescription) for fd \(fd) with tag \(entry.tag), \(why), and no stale drop followed"))
+          message:
+            "readiness \(entry.events.shortDescription) for fd \(fd) with tag \(entry.tag), \(why), and no stale drop followed"
+        ))
     }
   }
 
@@ -261,7 +268,9 @@ public struct TraceReplay {
     badReadiness.append(
       BadReadiness(
         line: e.line, epfd: ringFd, fd: fd, tag: nil, kind: kind,
-        message: "poll completion res \(res) (user_data \(userData)) for fd \(fd), \(why), and no stale drop followed"))
+        message:
+          "poll completion res \(res) (user_data \(userData)) for fd \(fd), \(why), and no stale drop followed"
+      ))
   }
 
   /// Counts a valid readiness report as latched when it finds no task parked in a direction
@@ -301,7 +310,8 @@ public struct TraceReplay {
     if let previous = parked[task] {
       violation(
         e.line, .parkWhileParked,
-        "task \(task) parks on fd \(fd) \(mode.rawValue) but is already parked on fd \(previous.fd) \(previous.mode.rawValue) since line \(previous.line)")
+        "task \(task) parks on fd \(fd) \(mode.rawValue) but is already parked on fd \(previous.fd) \(previous.mode.rawValue) since line \(previous.line)"
+      )
     }
     parked[task] = Park(fd: fd, mode: mode, line: e.line)
     guard fd >= 0 else { return }
@@ -317,13 +327,16 @@ public struct TraceReplay {
       if fds[fd].parkedTask[mode] == task { fds[fd].parkedTask[mode] = nil }
     }
     guard let park = parked.removeValue(forKey: task) else {
-      violation(e.line, .wakeNotParked, "wake (\(reason.rawValue)) of task \(task) on fd \(fd) \(mode.rawValue), which is not parked")
+      violation(
+        e.line, .wakeNotParked,
+        "wake (\(reason.rawValue)) of task \(task) on fd \(fd) \(mode.rawValue), which is not parked")
       return
     }
     if park.fd != fd || park.mode != mode {
       violation(
         e.line, .wakeMismatch,
-        "wake of task \(task) on fd \(fd) \(mode.rawValue), but it parked on fd \(park.fd) \(park.mode.rawValue) at line \(park.line)")
+        "wake of task \(task) on fd \(fd) \(mode.rawValue), but it parked on fd \(park.fd) \(park.mode.rawValue) at line \(park.line)"
+      )
       if park.fd >= 0, fds[park.fd].parkedTask[park.mode] == task {
         fds[park.fd].parkedTask[park.mode] = nil
       }

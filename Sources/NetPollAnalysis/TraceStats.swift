@@ -200,8 +200,11 @@ extension Syscall {
 extension TraceEvent {
   /// Known event kinds, in `kindIndex` order (socket calls by `Syscall.index`).
   static let kindNames: [String] =
-    Syscall.allCases.map { $0 == .ioUringSetup ? "uring_setup" : $0 == .ioUringEnter ? "uring_enter" : $0.rawValue } + [
-      "trace_start", "trace_end", "park", "wake", "stale", "deadline", "uring_sqe", "uring_cqe", "uring_overflow",
+    Syscall.allCases.map {
+      $0 == .ioUringSetup ? "uring_setup" : $0 == .ioUringEnter ? "uring_enter" : $0.rawValue
+    } + [
+      "trace_start", "trace_end", "park", "wake", "stale", "deadline", "uring_sqe", "uring_cqe",
+      "uring_overflow",
     ]
   static var kindCount: Int { kindNames.count }
   /// The index of `trace_start`, the first kind that is not a system call.

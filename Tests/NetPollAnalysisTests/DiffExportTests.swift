@@ -5,8 +5,10 @@ import Testing
 @Suite("Diff and export")
 struct DiffExportTests {
   private func syntheticPaths() throws -> (String, String) {
-    let a = try temporaryTrace(SyntheticTrace(backend: .epoll, connections: 4, requestsPerConnection: 6).text())
-    let b = try temporaryTrace(SyntheticTrace(backend: .uring, connections: 4, requestsPerConnection: 6).text())
+    let a = try temporaryTrace(
+      SyntheticTrace(backend: .epoll, connections: 4, requestsPerConnection: 6).text())
+    let b = try temporaryTrace(
+      SyntheticTrace(backend: .uring, connections: 4, requestsPerConnection: 6).text())
     return (a, b)
   }
 
@@ -32,7 +34,10 @@ struct DiffExportTests {
     let perRequest = try #require(diff.rows.first { $0.key == "kernel_entries_per_request" })
     #expect((perRequest.a ?? 0) > 0 && (perRequest.b ?? 0) > 0)
     if perRequest.direction != "same" {
-      #expect(diff.findings.contains { $0.hasPrefix("B needs ") && $0.contains("kernel entries per request where A needs") })
+      #expect(
+        diff.findings.contains {
+          $0.hasPrefix("B needs ") && $0.contains("kernel entries per request where A needs")
+        })
     }
     #expect(diff.connections.connectionsA == 4)
     #expect(diff.connections.connectionsB == 4)
@@ -46,7 +51,9 @@ struct DiffExportTests {
   func diffSame() throws {
     let diff = try TraceDiff.run(pathA: fixture("echo-epoll.jsonl"), pathB: fixture("echo-epoll.jsonl"))
     // Figures of the other backend apply to neither side: those rows are n/a, the rest the same.
-    #expect(diff.rows.allSatisfy { $0.direction == "same" || ($0.a == nil && $0.b == nil && $0.direction == "n/a") })
+    #expect(
+      diff.rows.allSatisfy { $0.direction == "same" || ($0.a == nil && $0.b == nil && $0.direction == "n/a") }
+    )
     #expect(diff.connections.firstDifference == nil)
   }
 
@@ -79,14 +86,17 @@ struct DiffExportTests {
 
   @Test("the export escapes strings from the trace")
   func perfettoEscapes() throws {
-    let start = startLine.replacingOccurrences(of: #""command":"test""#, with: #""command":"a \"q\" \\ \u0001""#)
-    let input = try temporaryTrace(start + "\n" + #"{"seq":1,"ts":6,"tid":1,"ev":"trace_end","events":2,"dropped":0}"# + "\n")
+    let start = startLine.replacingOccurrences(
+      of: #""command":"test""#, with: #""command":"a \"q\" \\ \u0001""#)
+    let input = try temporaryTrace(
+      start + "\n" + #"{"seq":1,"ts":6,"tid":1,"ev":"trace_end","events":2,"dropped":0}"# + "\n")
     let out = try temporaryTrace("", name: "out.json")
     try PerfettoExport.run(input: input, output: out)
     let data = try Data(contentsOf: URL(fileURLWithPath: out))
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     let events = try #require(object["traceEvents"] as? [[String: Any]])
-    let args = try #require(events.first { $0["name"] as? String == "trace_start" }?["args"] as? [String: Any])
+    let args = try #require(
+      events.first { $0["name"] as? String == "trace_start" }?["args"] as? [String: Any])
     #expect(args["command"] as? String == "a \"q\" \\ \u{01}")
   }
 }

@@ -28,10 +28,12 @@ struct SampleFigures: Sendable, CustomTestStringConvertible {
 
   static let all: [SampleFigures] = [
     SampleFigures(
-      name: "echo-epoll", backend: "epoll", events: 2163, kernelEntries: 1373, requests: 400, bytesRead: 204_800,
+      name: "echo-epoll", backend: "epoll", events: 2163, kernelEntries: 1373, requests: 400,
+      bytesRead: 204_800,
       bytesWritten: 204_800, eagain: 394, parks: 394, wakes: [.ready: 393, .close: 1], staleDrops: 0),
     SampleFigures(
-      name: "echo-uring", backend: "uring", events: 2537, kernelEntries: 1298, requests: 400, bytesRead: 204_800,
+      name: "echo-uring", backend: "uring", events: 2537, kernelEntries: 1298, requests: 400,
+      bytesRead: 204_800,
       bytesWritten: 204_800, eagain: 392, parks: 392, wakes: [.ready: 391, .close: 1], staleDrops: 5),
     SampleFigures(
       name: "http-epoll", backend: "epoll", events: 595, kernelEntries: 405, requests: 100, bytesRead: 8064,
@@ -62,7 +64,8 @@ struct SampleTraceTests {
     #expect(events.map(\.seq) == Array(0..<events.count))
   }
 
-  @Test("each sample trace replays with no violation, every park matched by a wake", arguments: SampleFigures.all)
+  @Test(
+    "each sample trace replays with no violation, every park matched by a wake", arguments: SampleFigures.all)
   func replaysClean(sample: SampleFigures) throws {
     let report = try TraceReplay.run(path: sampleTrace(sample.name))
     #expect(report.violations.isEmpty)
@@ -117,7 +120,8 @@ struct SampleTraceTests {
     #expect(diff.findings.contains("A (epoll) gets 3.36 readiness reports per kernel wait; B (uring) 6.60."))
     #expect(
       diff.findings.contains(
-        "The typical connection first diverges at step 2, after 'accept': A does 'epoll_ctl ADD', B does 'sqe POLL_ADD'."))
+        "The typical connection first diverges at step 2, after 'accept': A does 'epoll_ctl ADD', B does 'sqe POLL_ADD'."
+      ))
     // A figure of one backend only is not compared.
     let epollOnly = try #require(diff.rows.first { $0.key == "events_per_epoll_wait" })
     #expect(epollOnly.b == nil && epollOnly.ratio == nil && epollOnly.direction == "n/a")

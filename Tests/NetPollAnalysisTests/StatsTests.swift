@@ -58,7 +58,8 @@ struct StatsTests {
 
   @Test("uring batching: completions per io_uring_enter")
   func uringBatching() throws {
-    let path = try temporaryTrace(SyntheticTrace(backend: .uring, connections: 2, requestsPerConnection: 3).text())
+    let path = try temporaryTrace(
+      SyntheticTrace(backend: .uring, connections: 2, requestsPerConnection: 3).text())
     let r = try TraceStats.run(path: path)
     #expect(r.uringEnters > 0)
     #expect(r.completionsPerUringEnter == 1)

@@ -55,7 +55,8 @@ struct TraceReaderTests {
 
   @Test("a future version is a clear error")
   func futureVersion() throws {
-    let path = try temporaryTrace(startLine.replacingOccurrences(of: #""version":1"#, with: #""version":2"#) + "\n")
+    let path = try temporaryTrace(
+      startLine.replacingOccurrences(of: #""version":1"#, with: #""version":2"#) + "\n")
     let error = readError(path)
     #expect(error?.line == 1)
     #expect(error?.message.contains("version 2 is not supported") == true)
@@ -70,17 +71,41 @@ struct TraceReaderTests {
   @Test(
     "a line of the wrong shape names its line and the field",
     arguments: [
-      (#"{"seq":1,"ts":5,"tid":1,"ev":"park","task":2,"fd":7,"mode":1}"#, "park: 'mode' must be a string (\"r\" or \"w\"), found an integer"),
-      (#"{"seq":1,"ts":5,"tid":1,"ev":"read","fd":7,"len":10,"ret":-1,"errno":11}"#, "'errno' must be a name string such as \"EAGAIN\", found an integer"),
-      (#"{"seq":1,"ts":5,"tid":1,"ev":"read","fd":"7","len":10,"ret":3}"#, "read: 'fd' must be an integer, found a string"),
-      (#"{"seq":1,"ts":5.5,"tid":1,"ev":"read","fd":7,"len":10,"ret":3}"#, "'ts' must be an integer, found a non-integer number"),
+      (
+        #"{"seq":1,"ts":5,"tid":1,"ev":"park","task":2,"fd":7,"mode":1}"#,
+        "park: 'mode' must be a string (\"r\" or \"w\"), found an integer"
+      ),
+      (
+        #"{"seq":1,"ts":5,"tid":1,"ev":"read","fd":7,"len":10,"ret":-1,"errno":11}"#,
+        "'errno' must be a name string such as \"EAGAIN\", found an integer"
+      ),
+      (
+        #"{"seq":1,"ts":5,"tid":1,"ev":"read","fd":"7","len":10,"ret":3}"#,
+        "read: 'fd' must be an integer, found a string"
+      ),
+      (
+        #"{"seq":1,"ts":5.5,"tid":1,"ev":"read","fd":7,"len":10,"ret":3}"#,
+        "'ts' must be an integer, found a non-integer number"
+      ),
       (#"{"seq":1,"ts":5,"tid":1,"ev":"write","fd":7,"ret":3}"#, "write: missing required field 'len'"),
       (#"{"seq":1,"tid":1,"ev":"write","fd":7,"len":3,"ret":3}"#, "missing required field 'ts'"),
-      (#"{"seq":1,"ts":5,"tid":1,"ev":"epoll_ctl","epfd":3,"op":"ADD","fd":7,"events":[1],"tag":1,"ret":0}"#, "epoll_ctl: 'events' must hold names (strings), found an integer"),
-      (#"{"seq":1,"ts":5,"tid":1,"ev":"epoll_wait","epfd":3,"maxevents":8,"timeout_ms":-1,"ret":1,"dur_ns":9,"ready":[{"fd":7,"events":[]}]}"#, "'ready' entry 0: epoll_wait: missing required field 'tag'"),
-      (#"{"seq":1,"ts":5,"tid":1,"ev":"wake","task":2,"fd":7,"mode":"r","reason":"sleepy"}"#, "wake: 'reason' must be ready, deadline, close or cancel, found \"sleepy\""),
+      (
+        #"{"seq":1,"ts":5,"tid":1,"ev":"epoll_ctl","epfd":3,"op":"ADD","fd":7,"events":[1],"tag":1,"ret":0}"#,
+        "epoll_ctl: 'events' must hold names (strings), found an integer"
+      ),
+      (
+        #"{"seq":1,"ts":5,"tid":1,"ev":"epoll_wait","epfd":3,"maxevents":8,"timeout_ms":-1,"ret":1,"dur_ns":9,"ready":[{"fd":7,"events":[]}]}"#,
+        "'ready' entry 0: epoll_wait: missing required field 'tag'"
+      ),
+      (
+        #"{"seq":1,"ts":5,"tid":1,"ev":"wake","task":2,"fd":7,"mode":"r","reason":"sleepy"}"#,
+        "wake: 'reason' must be ready, deadline, close or cancel, found \"sleepy\""
+      ),
       (#"[1,2,3]"#, "invalid JSON at column 1: expected a JSON object"),
-      (#"{"seq":1,"ts":5,"tid":1,"ev":"close","fd":7,"ret":0"#, "invalid JSON at column 52: expected ',' or '}'"),
+      (
+        #"{"seq":1,"ts":5,"tid":1,"ev":"close","fd":7,"ret":0"#,
+        "invalid JSON at column 52: expected ',' or '}'"
+      ),
       (#"{"seq":99999999999999999999,"ts":5,"tid":1,"ev":"close","fd":7,"ret":0}"#, "'seq' is out of range"),
     ])
   func wrongShape(line: String, message: String) throws {
@@ -126,7 +151,9 @@ struct TraceReaderTests {
 
   @Test("an overlong line is an error for that line and is not buffered whole")
   func overlongLine() throws {
-    let long = #"{"seq":1,"ts":5,"tid":1,"ev":"bind","fd":7,"ret":0,"addr":""# + String(repeating: "x", count: 3 << 20) + "\"}"
+    let long =
+      #"{"seq":1,"ts":5,"tid":1,"ev":"bind","fd":7,"ret":0,"addr":""# + String(repeating: "x", count: 3 << 20)
+      + "\"}"
     let end = #"{"seq":2,"ts":6,"tid":1,"ev":"trace_end","events":3,"dropped":0}"#
     let path = try temporaryTrace([startLine, long, end].joined(separator: "\n") + "\n")
     let error = try #require(readError(path))
@@ -136,8 +163,10 @@ struct TraceReaderTests {
 
   @Test("escaped strings decode; extra fields are allowed")
   func escapesAndExtraFields() throws {
-    let start = startLine.replacingOccurrences(of: #""command":"test""#, with: #""command":"a \"b\" \u00e9\n","extra":[{"x":[1,{}]}]"#)
-    let path = try temporaryTrace(start + "\n" + #"{"seq":1,"ts":6,"tid":1,"ev":"trace_end","events":2,"dropped":0}"# + "\n")
+    let start = startLine.replacingOccurrences(
+      of: #""command":"test""#, with: #""command":"a \"b\" \u00e9\n","extra":[{"x":[1,{}]}]"#)
+    let path = try temporaryTrace(
+      start + "\n" + #"{"seq":1,"ts":6,"tid":1,"ev":"trace_end","events":2,"dropped":0}"# + "\n")
     let (reader, _) = try readAll(path)
     #expect(reader.header.command == "a \"b\" é\n")
   }
