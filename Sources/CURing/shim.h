@@ -75,6 +75,12 @@ static inline int netpoll_uring_enter(int ring_fd, unsigned to_submit, unsigned 
   return io_uring_enter2(ring_fd, to_submit, min_complete, flags, NULL, _NSIG / 8);
 }
 
+/// accept flags for IORING_OP_ACCEPT: the same non-blocking, close-on-exec fds accept4 gives.
+/// (Glibc's SOCK_* are an enum in Swift and MSG_* a macro set; spelled here, they are plain ints.)
+static const int NETPOLL_ACCEPT_FLAGS = SOCK_NONBLOCK | SOCK_CLOEXEC;
+/// send flags for IORING_OP_SEND: a peer that has gone is an EPIPE result, never a SIGPIPE.
+static const int NETPOLL_SEND_FLAGS = MSG_NOSIGNAL;
+
 /// io_uring_setup(2), the raw system call. Returns the ring fd or -errno.
 static inline int netpoll_uring_setup(unsigned entries, struct io_uring_params *p) {
   return io_uring_setup(entries, p);

@@ -4,10 +4,16 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
   case epoll
   /// io_uring in readiness mode: multishot POLL_ADD per fd.
   case uring
-  /// io_uring in completion mode: accept/recv/send are ring operations.
+  /// io_uring in completion mode: accept/recv/send are ring operations, and a task parks on its
+  /// operation until the CQE (no readiness, no EAGAIN).
   case uringCompletion = "uring-completion"
 
   public var description: String { rawValue }
+
+  /// Whether a task parks until an fd is *ready* and then makes the call itself (epoll, uring), so
+  /// a readiness with nobody waiting is latched on the descriptor; false in completion mode,
+  /// where the kernel makes the call and nothing is ever latched.
+  public var isReadinessBased: Bool { self != .uringCompletion }
 
   /// Whether this backend can run on this machine and in this build.
   public var isAvailable: Bool { unavailableReason == nil }
@@ -18,7 +24,9 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     switch self {
     case .epoll: nil
     case .uring: Self.uringProbe
-    case .uringCompletion: "completion mode is not built yet"
+    // The same ring; completion mode needs nothing more than readiness mode from the kernel
+    // (ACCEPT, RECV and SEND predate the multishot poll the probe already requires).
+    case .uringCompletion: Self.uringProbe
     }
   }
 
@@ -42,7 +50,9 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     case .uring:
       do { return try URingPoller(sys: sys) } catch { throw .system(syscall: "io_uring_setup", errno: error) }
     case .uringCompletion:
-      throw .system(syscall: "io_uring_setup", errno: .noSystemCall)
+      do { return try URingPoller(sys: sys, mode: .completion) } catch {
+        throw .system(syscall: "io_uring_setup", errno: error)
+      }
     }
   }
 }

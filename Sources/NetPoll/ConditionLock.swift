@@ -4,13 +4,18 @@
 
 /// A pthread mutex with a condition variable, guarding a value: what the scheduler's idle workers
 /// sleep on. (`Synchronization.Mutex` has no condition variable.)
-final class ConditionLock<Value>: @unchecked Sendable {  // `value` is only touched with `mutex` held
+///
+/// The value lives behind a pointer the lock owns, and `withLock` hands out that pointer rather
+/// than an `inout` access: an `inout` access spanning `pthread_cond_wait` lets the optimizer keep
+/// fields in registers across the wait, so a count changed by another thread while this one slept
+/// is never seen (a release build lost wake-ups that way).
+final class ConditionLock<Value>: @unchecked Sendable {  // `state` is only touched with `mutex` held
   private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
   private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-  private var value: Value
+  private let state = UnsafeMutablePointer<Value>.allocate(capacity: 1)
 
   init(_ value: Value) {
-    self.value = value
+    state.initialize(to: value)
     pthread_mutex_init(mutex, nil)
     pthread_cond_init(cond, nil)
   }
@@ -18,15 +23,18 @@ final class ConditionLock<Value>: @unchecked Sendable {  // `value` is only touc
   deinit {
     pthread_cond_destroy(cond)
     pthread_mutex_destroy(mutex)
+    state.deinitialize(count: 1)
+    state.deallocate()
     mutex.deallocate()
     cond.deallocate()
   }
 
-  /// Runs `body` with the lock held. `body` may call `wait` on the handle it gets.
-  func withLock<R>(_ body: (inout Value, Waiting) -> R) -> R {
+  /// Runs `body` with the lock held, giving it the guarded value. `body` may call `wait` on the
+  /// handle it gets; it must read the value through the pointer again after waiting.
+  func withLock<R>(_ body: (UnsafeMutablePointer<Value>, Waiting) -> R) -> R {
     pthread_mutex_lock(mutex)
     defer { pthread_mutex_unlock(mutex) }
-    return body(&value, Waiting(mutex: mutex, cond: cond))
+    return body(state, Waiting(mutex: mutex, cond: cond))
   }
 
   /// Wakes one thread waiting on the condition.

@@ -42,7 +42,8 @@ extension NetPollRuntime {
       throw .cancelled
     }
 
-    let waiter = Waiter(task: currentTaskID())
+    // Task numbers exist for the trace; without one, skip the task-local lookup.
+    let waiter = Waiter(task: sys.recorder == nil ? 0 : currentTaskID())
     let fd = Int64(pd.fd.load(ordering: .relaxed))
     sys.recorder?.record(TraceRecord(.park, a: waiter.task, b: fd, c: mode.trace.rawValue))
     let reason: TraceWakeReason = await withTaskCancellationHandler {
@@ -80,51 +81,19 @@ extension NetPollRuntime {
     if let error = reason.error { throw error }
   }
 
-  /// Sets or clears (`nil`) the deadline for `mode`, as a duration from now. A deadline that has
-  /// passed wakes a parked task with reason "deadline" and fails later calls until it is reset.
-  func setDeadline(_ pd: PollDescriptor, _ mode: IOMode, after duration: Duration?) {
-    let now = netpoll_monotonic_ns()
-    let ns: Int64? = duration.map { d in
-      let (s, atto) = d.components
-      return max(0, s.multipliedReportingOverflow(by: 1_000_000_000).partialValue + atto / 1_000_000_000)
-    }
-    let seq = pd.deadlines.withLock { d -> UInt64 in
-      if mode == .read {
-        d.readSeq &+= 1
-        return d.readSeq
-      }
-      d.writeSeq &+= 1
-      return d.writeSeq
-    }
-    sys.recorder?.record(
-      TraceRecord(.deadline, a: Int64(pd.fd.load(ordering: .relaxed)), b: mode.trace.rawValue, c: ns ?? -1))
-    guard let ns else {
-      pd.setExpired(mode, false)
-      return
-    }
-    if ns == 0 {
-      pd.setExpired(mode, true)
-      if let w = pd.unblock(mode, ioReady: false) { wake(w, pd, mode, .deadline) }
-      return
-    }
-    pd.setExpired(mode, false)
-    let entry = DeadlineTimers.Entry(when: now &+ UInt64(ns), pd: pd, mode: mode, seq: seq)
-    if timers.add(entry) { scheduler.deadlineChanged() }
-  }
-
-  /// A deadline came due: if it is still the descriptor's current one, expire it and wake the
-  /// waiter (Go's `netpolldeadlineimpl`).
-  func fireDeadline(_ e: DeadlineTimers.Entry) {
-    let current = e.pd.deadlines.withLock { d in e.mode == .read ? d.readSeq : d.writeSeq }
-    guard current == e.seq else { return }
-    e.pd.setExpired(e.mode, true)
-    if let w = e.pd.unblock(e.mode, ioReady: false) { wake(w, e.pd, e.mode, .deadline) }
-  }
-
   /// Marks the descriptor closing and wakes both its waiters with reason "close" (Go's `pollEvict`).
   func evict(_ pd: PollDescriptor) {
     pd.closing.store(true, ordering: .sequentiallyConsistent)
-    if let w = pd.unblock(.read, ioReady: false) { wake(w, pd, .read, .close) }
-    if let w = pd.unblock(.write, ioReady: false) { wake(w, pd, .write, .close) }
+    if let w = pd.unblock(.read, ioReady: false) { interrupt(w, pd, .read, .close) }
+    if let w = pd.unblock(.write, ioReady: false) { interrupt(w, pd, .write, .close) }
+  }
+
+  /// Ends a wait for a reason other than readiness; the caller took `w` from its semaphore. A task
+  /// parked on a ring operation (completion mode) is resumed by that operation's final CQE once
+  /// the cancel this queues has reached it, so its buffer is never the kernel's after it returns;
+  /// any other is woken now.
+  func interrupt(_ w: Waiter, _ pd: PollDescriptor, _ mode: IOMode, _ reason: TraceWakeReason) {
+    if let completion, completion.poller.interrupt(waiter: w, reason: reason) { return }
+    wake(w, pd, mode, reason)
   }
 }

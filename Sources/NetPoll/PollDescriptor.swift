@@ -34,10 +34,29 @@ final class PollDescriptor: Sendable {
   let readExpired = Atomic<Bool>(false)
   let writeExpired = Atomic<Bool>(false)
 
+  /// One direction's deadline (Go's `rd`/`wd` with their timer).
+  struct Deadline {
+    /// CLOCK_MONOTONIC ns it falls due, 0 for none.
+    var when: UInt64 = 0
+    /// Bumped when the descriptor is reused, so a timer armed for the previous fd does nothing
+    /// (Go's `rseq`/`wseq`).
+    var generation: UInt64 = 0
+    /// The `when` of the timer entry armed for this generation, 0 when none is: a later deadline
+    /// reuses that entry (re-armed lazily when it fires), so pending entries stay at about one per
+    /// descriptor and direction however often the deadline moves.
+    var armed: UInt64 = 0
+  }
+
   struct Deadlines {
-    /// Bumped on every change, so a timer set for an older deadline does nothing (Go's `rseq`).
-    var readSeq: UInt64 = 0
-    var writeSeq: UInt64 = 0
+    var read = Deadline()
+    var write = Deadline()
+
+    subscript(mode: IOMode) -> Deadline {
+      get { mode == .read ? read : write }
+      set {
+        if mode == .read { read = newValue } else { write = newValue }
+      }
+    }
   }
 
   init(fd: Int32, tag: UInt32) {
@@ -117,8 +136,8 @@ final class PollDescriptor: Sendable {
     readExpired.store(false, ordering: .relaxed)
     writeExpired.store(false, ordering: .relaxed)
     deadlines.withLock { d in
-      d.readSeq &+= 1
-      d.writeSeq &+= 1
+      d.read = Deadline(generation: d.read.generation &+ 1)
+      d.write = Deadline(generation: d.write.generation &+ 1)
     }
     tag.store(newTag, ordering: .releasing)
   }

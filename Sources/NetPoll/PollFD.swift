@@ -8,6 +8,9 @@ final class PollFD: Sendable {
   let fd: Int32
   let pd: PollDescriptor
   let runtime: NetPollRuntime
+  /// How this fd's accept/read/write/connect reach the kernel (readiness loop or ring operations).
+  /// An existential: one indirect call per operation, next to a system call or a ring round trip.
+  let io: any SocketIO
   /// In-flight operations plus one for the owner; ``closedBit`` once close was called.
   private let refs = Atomic<UInt64>(1)
   private static let closedBit: UInt64 = 1 << 63
@@ -16,6 +19,7 @@ final class PollFD: Sendable {
   init(fd: Int32, runtime: NetPollRuntime) throws(NetPollError) {
     self.fd = fd
     self.runtime = runtime
+    io = runtime.socketIO
     pd = runtime.descriptors.open(fd: fd)
     do {
       try runtime.poller.open(fd: fd, token: pd.token)

@@ -70,13 +70,13 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
     let job = UnownedJob(job)
     let fromWorker = netpoll_is_worker() != 0
     let (signal, breakPoll) = state.withLock { s, _ -> (Bool, Bool) in
-      s.queue.append(job)
-      if s.sleepers > s.signalled {
-        s.signalled += 1
+      s.pointee.queue.append(job)
+      if s.pointee.sleepers > s.pointee.signalled {
+        s.pointee.signalled += 1
         return (true, false)
       }
-      if s.pollerBlocked && (!fromWorker || s.queue.count > 1) {
-        s.pollerBlocked = false  // one break is enough
+      if s.pointee.pollerBlocked && (!fromWorker || s.pointee.queue.count > 1) {
+        s.pointee.pollerBlocked = false  // one break is enough
         return (false, true)
       }
       return (false, false)
@@ -92,25 +92,25 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
       enum Next { case run(UnownedJob), poll(block: Bool), stop }
       let next: Next = state.withLock { s, waiting in
         while true {
-          if let job = s.queue.popFirst() {
+          if let job = s.pointee.queue.popFirst() {
             ticks &+= 1
-            if ticks % 61 == 0 && !s.polling {
-              s.queue.prepend(job)
-              s.polling = true
+            if ticks % 61 == 0 && !s.pointee.polling {
+              s.pointee.queue.prepend(job)
+              s.pointee.polling = true
               return .poll(block: false)
             }
             return .run(job)
           }
-          if s.stopping { return .stop }
-          if !s.polling {
-            s.polling = true
-            s.pollerBlocked = true
+          if s.pointee.stopping { return .stop }
+          if !s.pointee.polling {
+            s.pointee.polling = true
+            s.pointee.pollerBlocked = true
             return .poll(block: true)
           }
-          s.sleepers += 1
+          s.pointee.sleepers += 1
           waiting.wait()
-          s.sleepers -= 1
-          if s.signalled > 0 { s.signalled -= 1 }
+          s.pointee.sleepers -= 1
+          if s.pointee.signalled > 0 { s.pointee.signalled -= 1 }
         }
       }
       switch next {
@@ -120,11 +120,11 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
       case .poll(let block):
         pollOnce(block)
         let wakeOther = state.withLock { s, _ -> Bool in
-          s.polling = false
-          s.pollerBlocked = false
+          s.pointee.polling = false
+          s.pointee.pollerBlocked = false
           // Hand the poller role on: if work is queued, this worker runs it and a sleeper polls.
-          guard s.sleepers > s.signalled && !s.queue.isEmpty else { return false }
-          s.signalled += 1
+          guard s.pointee.sleepers > s.pointee.signalled && !s.pointee.queue.isEmpty else { return false }
+          s.pointee.signalled += 1
           return true
         }
         if wakeOther { state.signal() }
@@ -141,17 +141,17 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
     while true {
       usleep(10_000)
       let (stop, take) = state.withLock { s, _ -> (Bool, Bool) in
-        if s.stopping { return (true, false) }
-        guard !s.polling, netpoll_monotonic_ns() &- lastPoll.load(ordering: .relaxed) > interval else {
+        if s.pointee.stopping { return (true, false) }
+        guard !s.pointee.polling, netpoll_monotonic_ns() &- lastPoll.load(ordering: .relaxed) > interval else {
           return (false, false)
         }
-        s.polling = true
+        s.pointee.polling = true
         return (false, true)
       }
       if stop { return }
       if take {
         pollOnce(false)
-        state.withLock { s, _ in s.polling = false }
+        state.withLock { s, _ in s.pointee.polling = false }
       }
     }
   }
@@ -160,7 +160,7 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
   /// should let the others run.
   func shouldYield() -> Bool {
     guard netpoll_is_worker() != 0, netpoll_job_ops_increment() >= Self.fairnessBatch else { return false }
-    return state.withLock { s, _ in !s.queue.isEmpty }
+    return state.withLock { s, _ in !s.pointee.queue.isEmpty }
       || netpoll_monotonic_ns() &- lastPoll.load(ordering: .relaxed) > 1_000_000
   }
 
@@ -168,21 +168,21 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
   /// new job needs no break.
   func pollReturned() {
     lastPoll.store(netpoll_monotonic_ns(), ordering: .relaxed)
-    state.withLock { s, _ in s.pollerBlocked = false }
+    state.withLock { s, _ in s.pointee.pollerBlocked = false }
   }
 
   /// Breaks a blocked poll so the poller re-reads the earliest deadline.
   func deadlineChanged() {
     let blocked = state.withLock { s, _ -> Bool in
-      defer { s.pollerBlocked = false }
-      return s.pollerBlocked
+      defer { s.pointee.pollerBlocked = false }
+      return s.pointee.pollerBlocked
     }
     if blocked { wakeupPoller() }
   }
 
   /// Stops the workers once the queue is empty and waits for them to exit.
   func stop() {
-    state.withLock { s, _ in s.stopping = true }
+    state.withLock { s, _ in s.pointee.stopping = true }
     state.broadcast()
     wakeupPoller()
     for t in threads { t.join() }

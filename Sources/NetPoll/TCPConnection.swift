@@ -2,8 +2,9 @@
   import Glibc
 #endif
 
-/// A connected TCP socket on the runtime. Reads and writes park the task on EAGAIN and resume
-/// when the poller reports readiness; one task may read while another writes.
+/// A connected TCP socket on the runtime. Reads and writes park the task until they can complete:
+/// on EAGAIN until the poller reports readiness (epoll, uring), or on the ring operation itself
+/// until its completion (uring-completion). One task may read while another writes.
 public final class TCPConnection: Sendable {
   let handle: PollFD
 
@@ -30,12 +31,7 @@ public final class TCPConnection: Sendable {
           if error != .inProgress { throw error }
         }
       }
-      try await handle.perform(.write, "connect") { () throws(Errno) in
-        let status = try sys.socketError(fd: fd)
-        if status == 0 { return }
-        if status == EINPROGRESS || status == EALREADY { throw .wouldBlock }
-        throw Errno(status)
-      }
+      try await handle.io.finishConnect(handle)
     } catch {
       connection.close()
       throw error
@@ -53,11 +49,10 @@ public final class TCPConnection: Sendable {
   /// The connection's fd.
   public var fd: Int32 { handle.fd }
 
-  /// Reads into `buffer` (`read(2)`); returns the byte count, 0 at end of stream.
+  /// Reads into `buffer` (`read(2)`, or `IORING_OP_RECV` in completion mode); returns the byte
+  /// count, 0 at end of stream. The buffer is the kernel's until the call returns.
   public func read(into buffer: UnsafeMutableRawBufferPointer) async throws(NetPollError) -> Int {
-    let sys = handle.runtime.sys
-    let fd = handle.fd
-    return try await handle.perform(.read, "read") { () throws(Errno) in try sys.read(fd: fd, into: buffer) }
+    try await handle.io.read(handle, into: buffer)
   }
 
   /// Reads up to `maxBytes`; an empty array means end of stream.
@@ -68,14 +63,13 @@ public final class TCPConnection: Sendable {
     return Array(buffer[0..<n])
   }
 
-  /// Writes all of `buffer`, parking whenever the socket buffer is full.
+  /// Writes all of `buffer` (`write(2)`, or `IORING_OP_SEND` in completion mode), parking
+  /// whenever the socket buffer is full.
   public func write(_ buffer: UnsafeRawBufferPointer) async throws(NetPollError) {
-    let sys = handle.runtime.sys
-    let fd = handle.fd
     var offset = 0
     while offset < buffer.count {
       let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
-      offset += try await handle.perform(.write, "write") { () throws(Errno) in try sys.write(fd: fd, from: rest) }
+      offset += try await handle.io.write(handle, from: rest)
     }
   }
 

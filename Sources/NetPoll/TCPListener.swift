@@ -53,11 +53,10 @@ public final class TCPListener: Sendable {
   /// The listening fd.
   public var fd: Int32 { handle.fd }
 
-  /// Accepts a connection (`accept4`), parking while none is pending.
+  /// Accepts a connection (`accept4`, or `IORING_OP_ACCEPT` in completion mode), parking while
+  /// none is pending.
   public func accept() async throws(NetPollError) -> TCPConnection {
-    let sys = handle.runtime.sys
-    let fd = handle.fd
-    let newFD = try await handle.perform(.read, "accept") { () throws(Errno) in try sys.accept(fd: fd) }
+    let newFD = try await handle.io.accept(handle)
     return try TCPConnection(fd: newFD, runtime: handle.runtime)
   }
 

@@ -20,6 +20,9 @@ import Synchronization
 ///   SQE submits it itself (one enter), so an `open` takes effect at once.
 /// - **Break.** ``wakeup()`` queues a `NOP`; its completion ends a blocking wait. Wake-ups fold
 ///   until the NOP's CQE is reaped, and cost a system call only when a poll is blocked right now.
+///   One that arrives while a poll is running but not yet blocked costs nothing: that poll simply
+///   does not block (in completion mode the poll itself resumes tasks, whose enqueueing would
+///   otherwise break the very poll that is returning).
 /// - **Close.** ``close(fd:token:)`` submits an `ASYNC_CANCEL` keyed by the registration's
 ///   `user_data` before it returns: the kernel marks the poll cancelled while handling the enter, so
 ///   no new edge is produced afterwards (the io_uring equivalent of `EPOLL_CTL_DEL` returning) and
@@ -38,8 +41,14 @@ import Synchronization
 ///   between workers and `open`/`close`/`wakeup` submit from any thread, while those flags make
 ///   every submission (and, with `DEFER_TASKRUN`, every wait) from a second thread fail with EEXIST.
 ///   The chosen flags are in the trace's `uring_setup`.
+/// - **Completion mode** (``Mode/completion``, `--backend uring-completion`): no fd is registered
+///   for readiness; sockets submit their accept/recv/send to this ring as operations
+///   (``URingCompletion``) and their CQEs resume the parked tasks during ``poll(delay:into:)``,
+///   which then reports no readiness at all.
 public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ: poll thread only
   public let name: String
+  /// Readiness (multishot POLL_ADD per fd) or completion (operations on the ring).
+  public let mode: Mode
   /// CQEs reaped per poll, as epoll's `maxevents`.
   static let maxEvents = 128
   /// SQ entries; the CQ gets four times as many.
@@ -66,6 +75,14 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
   private let cqes: UnsafeMutablePointer<io_uring_cqe>
   private var droppedSeen: UInt32 = 0
 
+  /// What the ring is used for.
+  public enum Mode: Sendable {
+    /// One multishot POLL_ADD per fd; the runtime makes the socket calls (`--backend uring`).
+    case readiness
+    /// accept/recv/send are ring operations (`--backend uring-completion`).
+    case completion
+  }
+
   struct Submission {
     /// fd → tag of every registration that should stay armed: a poll that ends without being
     /// closed is re-armed; one that is absent here is finished.
@@ -75,16 +92,26 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     var pollerInKernel = false
     /// A wake-up NOP is queued or in flight; later wake-ups fold into it.
     var wakeupQueued = false
+    /// A ``poll(delay:into:)`` is running; until it blocks (``pollerInKernel``) a wake-up needs no
+    /// NOP: it is noted in ``wakeRequested`` and the poll does not block.
+    var inPoll = false
+    var wakeRequested = false
+    /// SQEs prepared that no enter has claimed yet (``claim(_:)``).
+    var unclaimed: UInt32 = 0
+    /// Completion mode: the operations in flight.
+    var ops = OpTable()
   }
 
   let submission = Mutex(Submission())
 
-  /// Sets up a ring of `entries` SQEs (and 4x CQEs), probing the setup flags (Go's `netpollinit`).
-  public init(sys: Syscalls, entries: UInt32 = URingPoller.defaultEntries, name: String = "uring")
-    throws(Errno)
-  {
+  /// Sets up a ring of `entries` SQEs (and 4x CQEs) for `mode`, probing the setup flags (Go's
+  /// `netpollinit`). `name` (the `trace_start.backend`) defaults to "uring" or "uring-completion".
+  public init(
+    sys: Syscalls, entries: UInt32 = URingPoller.defaultEntries, mode: Mode = .readiness, name: String? = nil
+  ) throws(Errno) {
     self.sys = sys
-    self.name = name
+    self.mode = mode
+    self.name = name ?? (mode == .readiness ? "uring" : "uring-completion")
     var params = io_uring_params()
     var fd: Int32 = -1
     let base = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL
@@ -120,7 +147,12 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     cqes = .allocate(capacity: Self.maxEvents)
   }
 
+  /// The completion engine sockets use in completion mode; nil in readiness mode.
+  var completion: URingCompletion? { mode == .completion ? URingCompletion(poller: self) : nil }
+
   public func open(fd: Int32, token: PollToken) throws(Errno) {
+    // Completion mode registers nothing: each operation is its own submission.
+    guard mode == .readiness else { return }
     try enqueue { s in
       s.armed[fd] = token.tag
       return .pollAdd(fd: fd, userData: token.userData)
@@ -128,6 +160,9 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
   }
 
   public func close(fd: Int32, token: PollToken) throws(Errno) {
+    // Completion mode: the fd's last operation has completed (each holds a reference on the fd,
+    // and close(2) waits for the last one), so nothing of it is left in the kernel.
+    guard mode == .readiness else { return }
     try enqueue(submitNow: true) { s in
       if s.armed[fd] == token.tag { s.armed[fd] = nil }
       return .cancel(fd: fd, target: token.userData)
@@ -138,6 +173,10 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     do {
       try enqueue { s in
         if s.wakeupQueued { return nil }
+        if s.inPoll && !s.pollerInKernel {
+          s.wakeRequested = true  // the running poll returns without blocking
+          return nil
+        }
         s.wakeupQueued = true
         return .nop(userData: Self.wakeupUserData)
       }
@@ -147,11 +186,17 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
   }
 
   public func poll(delay: PollDelay, into out: inout [PollEvent]) throws(Errno) {
-    reap(into: &out)
-    let wait = delay != .nonBlocking && out.isEmpty
+    submission.withLock { s in
+      s.inPoll = true
+      s.wakeRequested = false
+    }
+    defer { submission.withLock { s in s.inPoll = false } }
+    let resumed = reap(into: &out)
+    var wait = delay != .nonBlocking && out.isEmpty && resumed == 0
     let toSubmit = submission.withLock { s -> UInt32 in
+      if s.wakeRequested { wait = false }
       if wait { s.pollerInKernel = true }
-      return netpoll_uring_flush_sq(ring)
+      return claim(&s)
     }
     let backlog = netpoll_uring_sq_flags(ring) & IORING_SQ_CQ_OVERFLOW != 0
     if backlog { sys.recordOverflow(dropped: 0, backlog: true) }
@@ -165,7 +210,10 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     }
     let r = sys.uringEnter(
       ringFD: ringFD, toSubmit: toSubmit, minComplete: wait ? 1 : 0, flags: flags, timeoutNs: timeoutNs)
-    if wait { submission.withLock { $0.pollerInKernel = false } }
+    submission.withLock { s in
+      if wait { s.pollerInKernel = false }
+      unclaim(&s, claimed: toSubmit, result: r)
+    }
     switch -r {
     case _ where r >= 0: break
     case ETIME, EINTR: break  // timed out / a signal: the caller recomputes its delay
@@ -178,12 +226,15 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     reap(into: &out)
   }
 
-  /// Reaps CQEs into readiness events (at most ``maxEvents`` in `out`), re-arming every poll the
-  /// kernel ended while its registration is still open.
-  private func reap(into out: inout [PollEvent]) {
+  /// Reaps CQEs (at most ``maxEvents``): readiness events into `out`, re-arming every poll the
+  /// kernel ended while its registration is still open; in completion mode, resumes the tasks
+  /// whose operations completed. Returns how many tasks it resumed.
+  @discardableResult
+  private func reap(into out: inout [PollEvent]) -> Int {
     let room = Self.maxEvents - out.count
-    guard room > 0 else { return }
+    guard room > 0 else { return 0 }
     let n = Int(netpoll_uring_reap(ring, cqes, UInt32(room)))
+    if mode == .completion { return complete(cqes, count: n) }
     for i in 0..<n {
       let cqe = cqes[i]
       let token = PollToken(userData: cqe.user_data)
@@ -209,6 +260,39 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
         out.append(PollEvent(token: token, readable: readable, writable: writable))
       }
     }
+    countOverflow()
+    return 0
+  }
+
+  /// Completion mode's reaping: records each CQE and resumes the tasks whose operations ended,
+  /// after the lock is released. Returns how many it resumed.
+  private func complete(_ cqes: UnsafeMutablePointer<io_uring_cqe>, count n: Int) -> Int {
+    guard n > 0 else {
+      countOverflow()
+      return 0
+    }
+    var ready: [(CompletionOp, TraceWakeReason)] = []
+    submission.withLock { s in
+      for i in 0..<n {
+        let cqe = cqes[i]
+        let token = PollToken(userData: cqe.user_data)
+        if token.tag == 0 {
+          sys.recordCQE(cqe, fd: token.fd)
+          if cqe.user_data == Self.wakeupUserData { s.wakeupQueued = false }
+          continue  // a wake-up NOP, or a cancel's own completion
+        }
+        let op = s.ops.lookup(cqe.user_data)
+        sys.recordCQE(cqe, fd: op?.fd ?? -1)
+        if let done = deliver(cqe, in: &s) { ready.append(done) }
+      }
+    }
+    for (op, reason) in ready { op.resume(reason, sys: sys) }
+    countOverflow()
+    return ready.count
+  }
+
+  /// Records completions the kernel dropped for a full CQ since the last look.
+  private func countOverflow() {
     let dropped = netpoll_uring_cq_overflow(ring)
     if dropped != droppedSeen {
       sys.recordOverflow(dropped: dropped &- droppedSeen, backlog: false)
@@ -248,12 +332,15 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     case pollAdd(fd: Int32, userData: UInt64)
     case cancel(fd: Int32, target: UInt64)
     case nop(userData: UInt64)
+    /// Completion mode: a socket operation.
+    case operation(CompletionOp)
 
     /// The fd the SQE is about, for the trace (-1: none).
     var fd: Int32 {
       switch self {
       case .pollAdd(let fd, _), .cancel(let fd, _): fd
       case .nop: -1
+      case .operation(let op): op.fd
       }
     }
   }
@@ -263,7 +350,7 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
   func enqueue(submitNow: Bool = false, _ decide: (inout Submission) -> Operation?) throws(Errno) {
     try submission.withLock { s throws(Errno) in
       guard let op = decide(&s) else { return }
-      let sqe = try nextSQE()
+      let sqe = try nextSQE(&s)
       switch op {
       case .pollAdd(let fd, let userData):
         io_uring_prep_poll_multishot(sqe, fd, Self.pollMask)
@@ -274,29 +361,66 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
       case .nop(let userData):
         io_uring_prep_nop(sqe)
         io_uring_sqe_set_data64(sqe, userData)
+      case .operation(let op):
+        prepare(sqe, op)
       }
       sys.recordSQE(
         op: sqe.pointee.opcode, fd: op.fd, userData: sqe.pointee.user_data, flags: sqe.pointee.flags)
-      if submitNow || s.pollerInKernel { try submitPending() }
+      s.unclaimed += 1
+      if submitNow || s.pollerInKernel { try submitPending(&s) }
     }
   }
 
+  /// Fills `sqe` for a completion operation.
+  private func prepare(_ sqe: UnsafeMutablePointer<io_uring_sqe>, _ op: CompletionOp) {
+    switch op.kind {
+    case .accept:
+      io_uring_prep_accept(sqe, op.fd, nil, nil, NETPOLL_ACCEPT_FLAGS)
+    case .recv(let buffer):
+      io_uring_prep_recv(sqe, op.fd, buffer.baseAddress, buffer.count, 0)
+    case .send(let buffer):
+      io_uring_prep_send(sqe, op.fd, buffer.baseAddress, buffer.count, NETPOLL_SEND_FLAGS)
+    case .pollOut:
+      io_uring_prep_poll_add(sqe, op.fd, Self.pollOut)
+    }
+    io_uring_sqe_set_data64(sqe, op.userData)
+  }
+
   /// A free SQE; when the SQ is full, submits what is queued to make room. Called under the lock.
-  func nextSQE() throws(Errno) -> UnsafeMutablePointer<io_uring_sqe> {
+  func nextSQE(_ s: inout Submission) throws(Errno) -> UnsafeMutablePointer<io_uring_sqe> {
     while true {
       if let sqe = io_uring_get_sqe(ring) { return sqe }
-      try submitPending()
+      // Every queued SQE is claimed by a poll's enter that is on its way into the kernel.
+      if s.unclaimed == 0 { sched_yield() } else { try submitPending(&s) }
     }
+  }
+
+  /// Publishes the prepared SQEs and claims the ones no enter has claimed yet: the `to_submit` of
+  /// the caller's enter. Called under the lock. Counting claims rather than the SQ's backlog keeps
+  /// two concurrent enters (a blocked poll's and a submitter's) from both counting the same SQEs:
+  /// the kernel consumes from the SQ's head whoever asks, so the claims always cover what is there,
+  /// and the trace's `to_submit` add up to the SQEs prepared.
+  func claim(_ s: inout Submission) -> UInt32 {
+    _ = netpoll_uring_flush_sq(ring)
+    defer { s.unclaimed = 0 }
+    return s.unclaimed
+  }
+
+  /// Returns the part of a claim that an enter did not consume (it returned `r`).
+  func unclaim(_ s: inout Submission, claimed: UInt32, result r: Int32) {
+    let consumed = r > 0 ? min(UInt32(r), claimed) : 0
+    s.unclaimed += claimed - consumed
   }
 
   /// Submits every queued SQE with one enter (no wait). Called under the lock. A kernel that
   /// cannot take them now (EAGAIN, EBUSY) is given a moment; the SQEs stay queued meanwhile.
-  func submitPending() throws(Errno) {
+  func submitPending(_ s: inout Submission) throws(Errno) {
     var attempts = 0
     while true {
-      let toSubmit = netpoll_uring_flush_sq(ring)
+      let toSubmit = claim(&s)
       if toSubmit == 0 { return }
       let r = sys.uringEnter(ringFD: ringFD, toSubmit: toSubmit, minComplete: 0, flags: 0, timeoutNs: -1)
+      unclaim(&s, claimed: toSubmit, result: r)
       if r >= 0 { return }  // a partial submit leaves the rest queued for the next enter
       attempts += 1
       guard (r == -EAGAIN || r == -EBUSY || r == -EINTR) && attempts < 100 else { throw Errno(-r) }

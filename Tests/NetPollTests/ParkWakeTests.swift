@@ -29,8 +29,9 @@ import Testing
     #expect((parks.first?.seq ?? 0) < (wakes.first?.seq ?? 0))
   }
 
+  // Readiness backends only: in completion mode the kernel makes the call, so nothing is latched.
   @Test("a readiness that arrives before the park is latched: the next wait returns without parking",
-    arguments: Backend.available)
+    arguments: Backend.available.filter(\.isReadinessBased))
   func latchedReadiness(_ backend: Backend) async throws {
     let h = try Harness(backend)
     let serverFD = SendableBox<Int32>()

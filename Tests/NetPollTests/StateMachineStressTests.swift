@@ -52,58 +52,54 @@ import Testing
   @Test("a reader started while the previous one is still returning from its wake is never lost",
     arguments: Backend.available)
   func restartAfterWake(_ backend: Backend) async throws {
-    // KNOWN BUG (runtime, Parking.swift `wait`): after its wake the first reader clears the
-    // semaphore with an unconditional `exchange(empty)`, erasing the successor's parked waiter;
-    // the successor is never woken (not by data, not by close) and its fd is never released.
-    // Remove this wrapper when the fix lands (clear only a latched `ready`, by compare-exchange).
-    try await withKnownIssue("a waiter parked right after another's wake is erased", isIntermittent: true) {
-      let h = try Harness(backend)
-      let recorder = h.recorder
-      _ = try await h.run { rt in
-        let (server, client, listener) = try await Harness.pair(rt)
-        for i in 0..<100 {
-          _ = recorder.drainAll()
-          let first = rt.spawn { () async -> Bool in (try? await server.read(maxBytes: 8)) != nil }
-          try await eventually("reader \(i) parks") { server.debugReadState == .parked }
-          // The next reader runs on the other worker, ready to go the moment the first is woken,
-          // as a handler that replaces a cancelled reader does. Until it parks, the first reader's
-          // resumption waits in the queue (both workers are busy).
-          let started = Atomic<Bool>(false)
-          let go = Atomic<Bool>(false)
-          let second = rt.spawn { () async -> [UInt8]? in
-            started.store(true, ordering: .releasing)
-            while !go.load(ordering: .acquiring) {}
-            return try? await server.read(maxBytes: 8)
-          }
-          while !started.load(ordering: .acquiring) { try await Task.sleep(for: .microseconds(50)) }
-          first.cancel()  // wakes the first reader with reason cancel, here and now
-          go.store(true, ordering: .releasing)
-          // Keep this worker busy until the successor has parked, so the first reader's return
-          // (which runs next, on one of the two workers) comes after it.
-          let spinStart = nowMs()
-          while server.debugReadState != .parked && nowMs() - spinStart < 200 {}
-          _ = await first.value
-          try await client.write([UInt8(truncatingIfNeeded: i)])
-          let done = Atomic<Bool>(false)
-          let watcher = rt.spawn { () async -> [UInt8]? in
-            let got = await second.value
-            done.store(true, ordering: .releasing)
-            return got
-          }
-          let start = nowMs()
-          while !done.load(ordering: .acquiring) && nowMs() - start < 1000 {
-            try await Task.sleep(for: .milliseconds(1))
-          }
-          guard done.load(ordering: .acquiring) else {
-            let waits = recorder.drainAll().waits(fd: server.fd).map(describe).joined(separator: "\n")
-            Issue.record(
-              "iteration \(i): the second reader was never woken by the data (read semaphore: \(server.debugReadState)); park/wake on fd \(server.fd):\n\(waits)")
-            break  // nothing can resume its task any more; stop before more leak
-          }
-          #expect(await watcher.value == [UInt8(truncatingIfNeeded: i)], "iteration \(i)")
+    // A cancelled reader returns from its wake after its successor has parked: the first must
+    // not clear the successor's waiter (Parking.swift clears only a latched `ready`).
+    let h = try Harness(backend)
+    let recorder = h.recorder
+    _ = try await h.run { rt in
+      let (server, client, listener) = try await Harness.pair(rt)
+      for i in 0..<100 {
+        _ = recorder.drainAll()
+        let first = rt.spawn { () async -> Bool in (try? await server.read(maxBytes: 8)) != nil }
+        try await eventually("reader \(i) parks") { server.debugReadState == .parked }
+        // The next reader runs on the other worker, ready to go the moment the first is woken,
+        // as a handler that replaces a cancelled reader does. Until it parks, the first reader's
+        // resumption waits in the queue (both workers are busy).
+        let started = Atomic<Bool>(false)
+        let go = Atomic<Bool>(false)
+        let second = rt.spawn { () async -> [UInt8]? in
+          started.store(true, ordering: .releasing)
+          while !go.load(ordering: .acquiring) {}
+          return try? await server.read(maxBytes: 8)
         }
-        server.close(); client.close(); listener.close()
+        while !started.load(ordering: .acquiring) { try await Task.sleep(for: .microseconds(50)) }
+        first.cancel()  // wakes the first reader with reason cancel, here and now
+        go.store(true, ordering: .releasing)
+        // Keep this worker busy until the successor has parked, so the first reader's return
+        // (which runs next, on one of the two workers) comes after it.
+        let spinStart = nowMs()
+        while server.debugReadState != .parked && nowMs() - spinStart < 200 {}
+        _ = await first.value
+        try await client.write([UInt8(truncatingIfNeeded: i)])
+        let done = Atomic<Bool>(false)
+        let watcher = rt.spawn { () async -> [UInt8]? in
+          let got = await second.value
+          done.store(true, ordering: .releasing)
+          return got
+        }
+        let start = nowMs()
+        while !done.load(ordering: .acquiring) && nowMs() - start < 1000 {
+          try await Task.sleep(for: .milliseconds(1))
+        }
+        guard done.load(ordering: .acquiring) else {
+          let waits = recorder.drainAll().waits(fd: server.fd).map(describe).joined(separator: "\n")
+          Issue.record(
+            "iteration \(i): the second reader was never woken by the data (read semaphore: \(server.debugReadState)); park/wake on fd \(server.fd):\n\(waits)")
+          break  // nothing can resume its task any more; stop before more leak
+        }
+        #expect(await watcher.value == [UInt8(truncatingIfNeeded: i)], "iteration \(i)")
       }
+      server.close(); client.close(); listener.close()
     }
   }
 

@@ -20,6 +20,8 @@ import argparse
 import json
 import os
 import re
+import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -193,10 +195,11 @@ def run_loadgen(bins, address, connections, size, duration=None, warmup=0.0, req
         cmd += ["--requests", str(requests)]
     else:
         cmd += ["--duration", str(duration), "--warmup", str(warmup)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    out, client_cpu = run_timed(cmd)
     if out.returncode != 0 and not out.stdout.strip():
         raise RuntimeError(f"loadgen failed: {out.stderr.strip()[-400:]}")
     r = json.loads(out.stdout)
+    r["client_cpu_seconds"] = round(client_cpu, 3)
     if r["errors"]:
         r["stderr"] = out.stderr.strip()[-400:]
     return r
@@ -206,10 +209,22 @@ def run_netpoll_load(bins, address, connections, size, requests):
     cmd = pinned(LOAD_CORE, [bins["netpoll"], "load", "--backend", "epoll", "--workers", "1",
                              "--connect", address, "--connections", str(connections),
                              "--requests", str(requests), "--size", str(size), "--json"])
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    out, client_cpu = run_timed(cmd)
     if not out.stdout.strip():
         raise RuntimeError(f"netpoll load failed: {out.stderr.strip()[-400:]}")
-    return json.loads(out.stdout)
+    r = json.loads(out.stdout)
+    r["client_cpu_seconds"] = round(client_cpu, 3)
+    return r
+
+
+def run_timed(cmd):
+    """Runs `cmd`; returns its result and the CPU seconds it used (user + system, from the
+    children's rusage: nice and taskset exec the generator, so it is the same process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return out, cpu
 
 
 def one_echo_run(bins, spec, workdir, connections, size, duration, warmup):
@@ -218,6 +233,8 @@ def one_echo_run(bins, spec, workdir, connections, size, duration, warmup):
         cpu0 = server.cpu_seconds()
         r = run_loadgen(bins, server.address, connections, size, duration, warmup)
         cpu1 = server.cpu_seconds()
+        if "no reply" in r.get("stderr", ""):
+            r["stall_evidence"] = stall_evidence(server, workdir)
     finally:
         server.stop()
     note = server.stderr_text().strip()
@@ -230,6 +247,32 @@ def one_echo_run(bins, spec, workdir, connections, size, duration, warmup):
     if note:
         r["server_stderr"] = note[-300:]
     return r
+
+
+def stall_evidence(server, workdir):
+    """A server stopped answering: its threads' states and, with gdb, their stacks, saved to a
+    file (named in the JSON) before the server is stopped."""
+    pid = server.target_pid()
+    lines = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task")):
+        t = f"/proc/{pid}/task/{tid}"
+        try:
+            comm = open(f"{t}/comm").read().strip()
+            state = open(f"{t}/stat").read().rsplit(")", 1)[1].split()[0]
+            wchan = open(f"{t}/wchan").read().strip()
+        except OSError:
+            continue
+        lines.append(f"{tid} {comm} state={state} wchan={wchan}")
+    path = os.path.join(workdir, f"stall-{server.spec.name}-{pid}.txt")
+    stacks = ""
+    if subprocess.run(["which", "gdb"], capture_output=True).returncode == 0:
+        g = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 20"],
+                           capture_output=True, text=True, timeout=120)
+        stacks = g.stdout
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n\n" + stacks)
+    log(f"  server {server.spec.name} stalled; threads and stacks in {path}")
+    return {"threads": lines, "stacks_file": path}
 
 
 def median_of(runs, key):
@@ -397,7 +440,8 @@ def one_http_run(bins, spec, workdir, connections, duration):
         cpu0 = server.cpu_seconds()
         host = server.address
         out = subprocess.run(
-            pinned(LOAD_CORE, ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+            pinned(LOAD_CORE, ["wrk", "-t1", f"-c{connections}",
+                               f"-d{max(1, round(duration))}s", "--latency",
                                f"http://{host}/"]), capture_output=True, text=True, timeout=600)
         cpu1 = server.cpu_seconds()
     finally:
@@ -497,7 +541,8 @@ def print_echo_table(echo, baseline="netpoll-epoll"):
                   f"{fmt(ratio(s['requests_per_second'], base), 3):>8} {fmt(s['p50_us'], 1):>8} "
                   f"{fmt(s['p99_us'], 1):>8} {fmt(s['p999_us'], 1):>9} "
                   f"{fmt(s['cpu_us_per_request'], 2):>10} "
-                  f"{fmt(ratio(base_cpu, s['cpu_us_per_request']), 3):>14}")
+                  f"{fmt(ratio(base_cpu, s['cpu_us_per_request']), 3):>14}"
+                  f"{'  ' + str(s['errors']) + ' errors' if s.get('errors') else ''}")
 
 
 def goals(report):
@@ -517,7 +562,7 @@ def goals(report):
 
     def add(goal, value, target, ok, note=""):
         g.append({"goal": goal, "value": value, "target": target,
-                  "met": ok if value is not None else None, "note": note})
+                  "met": ok if value is not None and ok != "info" else None, "note": note})
 
     for b in ("epoll", "uring", "uring-completion"):
         v = ratio(rps(c64, f"netpoll-{b}+trace"), rps(c64, f"netpoll-{b}"))
@@ -530,7 +575,7 @@ def goals(report):
         v = ratio(rps(tr, name), base)
         if v is not None:
             add(f"{name.split('+')[1]}/untraced epoll, 64c 1KiB (for comparison)", round(v, 3),
-                "-", True)
+                "-", "info")
     v = ratio(rps(c64, "netpoll-epoll"), rps(c64, "nio"))
     add("epoll / SwiftNIO, 64c 1KiB", None if v is None else round(v, 3), ">= 1.0",
         v is not None and v >= 1.0, cpu_note(c64, "netpoll-epoll", "nio"))
@@ -565,9 +610,11 @@ def print_report(report):
     if report.get("loadgen"):
         lg = report["loadgen"]
         print("\n## Load generator check (same epoll server, 64c 1KiB)")
-        print(f"  loadgen (C)   {fmt(lg['loadgen_rps'])} req/s")
-        print(f"  netpoll load  {fmt(lg['netpoll_load_rps'])} req/s"
-              f"  (ratio {fmt(ratio(lg['netpoll_load_rps'], lg['loadgen_rps']), 3)})")
+        print(f"  loadgen (C)   {fmt(lg['loadgen_rps'])} req/s, {lg['loadgen_cpu_us_per_request']} us "
+              f"CPU per request, its core busy {lg['loadgen_core_busy_fraction']:.0%}")
+        print(f"  netpoll load  {fmt(lg['netpoll_load_rps'])} req/s, "
+              f"{lg['netpoll_load_cpu_us_per_request']} us CPU per request"
+              f"  (req/s ratio {fmt(ratio(lg['netpoll_load_rps'], lg['loadgen_rps']), 3)})")
     if report.get("tracing"):
         print("\n## Tracing cost (1KiB x 64c; ratio to untraced epoll in the same rounds)")
         for cell, servers in report["tracing"].items():
@@ -621,7 +668,7 @@ def print_report(report):
                 for b, v in res.items() if isinstance(v, dict)))
     print("\n## Goals")
     for x in report["goals"]:
-        mark = {True: "MET ", False: "MISS", None: "n/a "}[x["met"]]
+        mark = "info" if x["target"] == "-" else {True: "MET ", False: "MISS", None: "n/a "}[x["met"]]
         print(f"  [{mark}] {x['goal']:<58} {str(x['value']):>10}  (target {x['target']})"
               f"{'  ' + x['note'] if x['note'] else ''}")
 
@@ -712,7 +759,7 @@ def main():
     if "loadgen" in only:
         log("== load generator check")
         spec = ServerSpec("netpoll-epoll", "netpoll", "epoll")
-        lg_rps, nl_rps = [], []
+        lg_rps, nl_rps, lg_cpu, nl_cpu, lg_busy = [], [], [], [], []
         for _ in range(rounds):
             server = Running(spec, bins, "echo", workdir)
             try:
@@ -723,9 +770,15 @@ def main():
                 server.stop()
             lg_rps.append(r1["requests_per_second"])
             nl_rps.append(r2["requests_per_second"])
+            lg_cpu.append(r1["client_cpu_seconds"] / max(1, r1["all_requests"]) * 1e6)
+            nl_cpu.append(r2["client_cpu_seconds"] / max(1, r2["requests"]) * 1e6)
+            lg_busy.append(r1["client_cpu_seconds"] / (duration + warmup))
             log(f"  loadgen {r1['requests_per_second']}  netpoll load {r2['requests_per_second']}")
         report["loadgen"] = {"loadgen_rps": statistics.median(lg_rps),
                              "netpoll_load_rps": statistics.median(nl_rps),
+                             "loadgen_cpu_us_per_request": round(statistics.median(lg_cpu), 2),
+                             "netpoll_load_cpu_us_per_request": round(statistics.median(nl_cpu), 2),
+                             "loadgen_core_busy_fraction": round(statistics.median(lg_busy), 3),
                              "runs": {"loadgen": lg_rps, "netpoll_load": nl_rps}}
 
     if "tracing" in only:
@@ -780,6 +833,11 @@ def main():
           f"{' '.join(report['load_average_after'])}")
     print_report(report)
     print(f"\nJSON: {a.out}")
+    # The work folder holds server logs and strace summaries; kept only when a stall left evidence.
+    if any(n.startswith("stall-") for n in os.listdir(workdir)):
+        print(f"stall evidence kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def machine():

@@ -77,13 +77,13 @@ public final class Server: Sendable {
             Log.warning("accept: \(errno); backing off until fds are free (\(connectionCount) connections open)")
           }
           backoff = backoff == .zero ? .milliseconds(5) : min(backoff * 2, Self.maxBackoff)
-          try? await Task.sleep(for: backoff)
+          await pauseAccepting(for: backoff)
           continue
         } catch .system(_, .connectionAborted) {
           continue
         } catch {
           Log.warning("accept: \(error)")
-          try? await Task.sleep(for: .milliseconds(10))
+          await pauseAccepting(for: .milliseconds(10))
           continue
         }
         backoff = .zero
@@ -105,6 +105,19 @@ public final class Server: Sendable {
         }
       }
     }
+  }
+
+  /// Waits until `duration` has passed or a new connection arrives, on the runtime's own deadline
+  /// timer. Not Task.sleep: its timer and thread pool are libdispatch's, which opens files of its
+  /// own (/proc, to size the pool) and traps when that fails, so with no fd left it would
+  /// kill the server (seen with `prlimit --nofile=32`: SIGILL in _dispatch_workq_monitor_pools).
+  private func pauseAccepting(for duration: Duration) async {
+    let handle = listener.handle
+    guard (try? handle.acquire()) != nil else { return }  // closed: the next accept says so
+    defer { handle.release() }
+    runtime.setDeadline(handle.pd, .read, after: duration)
+    try? await runtime.wait(handle.pd, .read)  // readiness, the deadline, or close
+    runtime.setDeadline(handle.pd, .read, after: nil)
   }
 
   private func serve(_ connection: TCPConnection) async {

@@ -153,6 +153,10 @@ int main(int argc, char **argv) {
     c->t0 = now_ns();
     if (send_some(c, (size_t)size) < 0) die("write");
   }
+  /* A server that stops answering must not hang the suite: no completion for STALL_NS ends the
+   * run, with every connection still waiting counted as an error. */
+  const uint64_t STALL_NS = 5000000000ull;
+  uint64_t last_progress = now_ns();
   struct epoll_event events[512];
   int writers = 0; /* connections waiting for EPOLLOUT to finish a partial write */
   while (active > 0) {
@@ -160,6 +164,11 @@ int main(int argc, char **argv) {
     if (n < 0) {
       if (errno == EINTR) continue;
       die("epoll_wait");
+    }
+    if (n == 0 && now_ns() - last_progress > STALL_NS) {
+      fprintf(stderr, "loadgen: no reply for 5 s; %ld connections still waiting\n", active);
+      errors += active;
+      break;
     }
     for (int k = 0; k < n; k++) {
       struct conn *c = events[k].data.ptr;
@@ -192,6 +201,7 @@ int main(int argc, char **argv) {
       }
       c->done++;
       all_requests++;
+      last_progress = t1;
       if (t1 >= measure_from && c->t0 >= measure_from && t1 <= stop_at) {
         add_latency(t1 - c->t0);
         requests++;
