@@ -79,11 +79,21 @@ import Testing
   func connectRefused(_ backend: Backend) async throws {
     let h = try Harness(backend)
     _ = try await h.run { rt in
-      // Bind then close a listener, so its port is (almost certainly) free.
-      let listener = try TCPListener(on: rt, address: "127.0.0.1:0")
-      let address = listener.localAddress
-      listener.close()
-      try await Task.sleep(for: .milliseconds(10))
+      // A socket bound but not listening holds its port (no other test can take it) and
+      // refuses connections.
+      let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      defer { close(holder) }
+      var sin = sockaddr_in()
+      sin.sin_family = sa_family_t(AF_INET)
+      sin.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+      var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+      try withUnsafeMutablePointer(to: &sin) { p in
+        try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+          try #require(bind(holder, sa, len) == 0)
+          try #require(getsockname(holder, sa, &len) == 0)
+        }
+      }
+      let address = try SocketAddress("127.0.0.1:\(UInt16(bigEndian: sin.sin_port))")
       do {
         let c = try await TCPConnection.connect(to: address, on: rt)
         c.close()

@@ -77,3 +77,23 @@ func eventually(
     try await Task.sleep(for: .milliseconds(1))
   }
 }
+
+/// Whether the heavy load suites run (they need the machine to themselves).
+let loadTestsEnabled = getenv("NETPOLL_LOAD_TESTS").map { String(cString: $0) == "1" } ?? false
+
+/// Connections the traced runtime accepted: `accept` calls that returned an fd, or, in io_uring
+/// completion mode, ACCEPT operations that completed with one.
+func acceptedConnections(_ trace: [TraceRecord]) -> Int {
+  let acceptOp: Int64 = 13  // IORING_OP_ACCEPT
+  var acceptData = Set<Int64>()
+  var count = 0
+  for r in trace {
+    switch r.kind {
+    case .accept where r.ret >= 0: count += 1
+    case .uringSQE where r.a == acceptOp: acceptData.insert(r.c)
+    case .uringCQE where r.ret >= 0 && acceptData.contains(r.a): count += 1
+    default: break
+    }
+  }
+  return count
+}
