@@ -2,12 +2,12 @@
   import Glibc
 #endif
 
-/// Turns ``TraceRecord``s into JSON lines. Runs on the writer thread only, so it may take its
-/// time (names, dictionaries); the recording threads never see it.
+/// Turns ``TraceRecord``s into JSON lines. Runs on the writer thread only; the recording threads
+/// never see it. It still matters: on a one-core server the writer competes with the runtime.
 struct JSONLineEncoder {
-  var out: [UInt8] = []
+  let out = OutputBytes()
 
-  init() { out.reserveCapacity(1 << 20) }
+  init() {}
 
   mutating func raw(_ s: StaticString) {
     s.withUTF8Buffer { out.append(contentsOf: $0) }
@@ -60,7 +60,7 @@ struct JSONLineEncoder {
     for (bit, name) in table where mask & bit != 0 {
       if !first { out.append(UInt8(ascii: ",")) }
       first = false
-      string(name)
+      plain(name)
       rest &= ~bit
     }
     if rest != 0 {  // bits we have no name for stay visible, as hex
@@ -71,7 +71,15 @@ struct JSONLineEncoder {
   }
 
   mutating func name(_ code: Int64, _ table: [Int64: String]) {
-    string(table[code] ?? "\(code)")
+    if let name = table[code] { plain(name) } else { string("\(code)") }
+  }
+
+  /// A string known to need no escaping (names from our own tables).
+  mutating func plain(_ s: String) {
+    out.append(UInt8(ascii: "\""))
+    var s = s
+    s.withUTF8 { out.append(contentsOf: $0) }
+    out.append(UInt8(ascii: "\""))
   }
 
   /// `{"seq":…,"ts":…,"tid":…,"ev":"name"` — the caller adds fields and calls ``end()``.
@@ -83,7 +91,7 @@ struct JSONLineEncoder {
     raw(",\"tid\":")
     int(tid)
     raw(",\"ev\":")
-    string(ev)
+    plain(ev)
   }
 
   mutating func field(_ key: StaticString, _ v: Int64) {

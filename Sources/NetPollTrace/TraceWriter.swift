@@ -70,7 +70,7 @@ public final class TraceWriter: Sendable {
     enc.key("backend_note")
     enc.string(backendNote)
     enc.end()
-    guard writeAll(enc.out) else {
+    guard enc.out.withUnsafeBytes({ writeAll($0) }) else {
       let e = Glibc.errno
       Glibc.close(fd)
       throw TraceFileError(path: path, errno: e, operation: "write")
@@ -109,7 +109,7 @@ public final class TraceWriter: Sendable {
       i += 1 + items
       lines += 1
     }
-    guard writeAll(enc.out) else {
+    guard enc.out.withUnsafeBytes({ writeAll($0) }) else {
       let e = Glibc.errno
       failed.store(true, ordering: .releasing)
       let (_, _) = recorder.close(writerFailed: true)
@@ -121,19 +121,17 @@ public final class TraceWriter: Sendable {
     return true
   }
 
-  private func writeAll(_ bytes: [UInt8]) -> Bool {
-    bytes.withUnsafeBytes { buf in
-      var off = 0
-      while off < buf.count {
-        let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
-        if n < 0 {
-          if Glibc.errno == EINTR { continue }
-          return false
-        }
-        off += n
+  private func writeAll(_ buf: UnsafeRawBufferPointer) -> Bool {
+    var off = 0
+    while off < buf.count {
+      let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
+      if n < 0 {
+        if Glibc.errno == EINTR { continue }
+        return false
       }
-      return true
+      off += n
     }
+    return true
   }
 
   /// Stops recording, writes what is left and `trace_end`, and closes the file.
@@ -154,7 +152,7 @@ public final class TraceWriter: Sendable {
       enc.field("events", Int64(linesWritten.load(ordering: .relaxed) + 1))
       enc.field("dropped", Int64(dropped))
       enc.end()
-      if !writeAll(enc.out) {
+      if !enc.out.withUnsafeBytes({ writeAll($0) }) {
         let msg = "netpoll: trace \(path): could not write trace_end\n"
         _ = msg.withCString { Glibc.write(2, $0, strlen($0)) }
       }

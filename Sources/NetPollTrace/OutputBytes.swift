@@ -1,0 +1,47 @@
+/// The writer's output buffer: raw memory with a cursor, grown by doubling.
+///
+/// `Array.append` cost ~3,000 instructions per encoded event (uniqueness and capacity checks on
+/// every byte); appending through a pointer the buffer owns costs one bounds compare. Used by the
+/// writer thread only.
+final class OutputBytes {
+  private var base: UnsafeMutablePointer<UInt8>
+  private var capacity: Int
+  private(set) var count = 0
+
+  init(capacity: Int = 1 << 20) {
+    self.capacity = capacity
+    base = .allocate(capacity: capacity)
+  }
+
+  deinit { base.deallocate() }
+
+  private func grow(toAtLeast needed: Int) {
+    var newCapacity = capacity * 2
+    while newCapacity < needed { newCapacity *= 2 }
+    let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+    bigger.update(from: base, count: count)
+    base.deallocate()
+    base = bigger
+    capacity = newCapacity
+  }
+
+  @inline(__always)
+  func append(_ byte: UInt8) {
+    if count == capacity { grow(toAtLeast: count + 1) }
+    base[count] = byte
+    count += 1
+  }
+
+  @inline(__always)
+  func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+    if count + bytes.count > capacity { grow(toAtLeast: count + bytes.count) }
+    if let src = bytes.baseAddress { (base + count).update(from: src, count: bytes.count) }
+    count += bytes.count
+  }
+
+  func removeAll(keepingCapacity: Bool = true) { count = 0 }
+
+  func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    try body(UnsafeRawBufferPointer(start: base, count: count))
+  }
+}
