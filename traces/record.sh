@@ -72,27 +72,34 @@ for s in idle + [chatty]:
 EOF
 }
 
+# NAME is KIND-BACKEND: echo, http or deadline on epoll, uring or uring-completion.
 record() {
-  case $1 in
-  echo-epoll) start echo-epoll --backend epoll --protocol echo --workers 1 && echo_load && stop ;;
-  echo-uring) start echo-uring --backend uring --protocol echo --workers 1 && echo_load && stop ;;
-  http-epoll) start http-epoll --backend epoll --protocol http --workers 1 && http_load && stop ;;
-  http-uring) start http-uring --backend uring --protocol http --workers 1 && http_load && stop ;;
-  deadline-epoll)
-    start deadline-epoll --backend epoll --protocol echo --workers 1 --idle-timeout-ms 200 && idle_clients && stop
+  local kind=${1%%-*} backend=${1#*-}
+  case $backend in
+  epoll | uring | uring-completion) ;;
+  *)
+    echo "unknown sample trace: $1" >&2
+    return 2
     ;;
-  deadline-uring)
-    start deadline-uring --backend uring --protocol echo --workers 1 --idle-timeout-ms 200 && idle_clients && stop
+  esac
+  case $kind in
+  echo) start "$1" --backend "$backend" --protocol echo --workers 1 && echo_load && stop ;;
+  http) start "$1" --backend "$backend" --protocol http --workers 1 && http_load && stop ;;
+  deadline)
+    start "$1" --backend "$backend" --protocol echo --workers 1 --idle-timeout-ms 200 && idle_clients && stop
     ;;
   *)
     echo "unknown sample trace: $1" >&2
     return 2
     ;;
   esac
-  printf '%-16s %6d lines %8d bytes\n' "$1" "$(wc -l <"$here/$1.jsonl")" "$(wc -c <"$here/$1.jsonl")"
+  printf '%-26s %6d lines %8d bytes\n' "$1" "$(wc -l <"$here/$1.jsonl")" "$(wc -c <"$here/$1.jsonl")"
   # A sample trace must replay clean (exit 0); anything else is a runtime or checker bug to report.
   netpoll replay "$here/$1.jsonl" >/dev/null
 }
 
-if [ $# -eq 0 ]; then set -- echo-epoll echo-uring http-epoll http-uring deadline-epoll deadline-uring; fi
+if [ $# -eq 0 ]; then
+  set -- echo-epoll echo-uring echo-uring-completion http-epoll http-uring http-uring-completion \
+    deadline-epoll deadline-uring deadline-uring-completion
+fi
 for name in "$@"; do record "$name"; done

@@ -14,6 +14,7 @@ public struct ConnectionShapes: Sendable {
   /// How many connections had each shape.
   public private(set) var counts: [[String]: Int] = [:]
   private var open: [Int: [String]] = [:]
+  private var uringOperations = UringOperations()
 
   /// Creates an empty collection.
   public init() {}
@@ -47,8 +48,21 @@ public struct ConnectionShapes: Sendable {
     case .wake(_, let fd, let mode, let reason): append(fd, "wake \(mode.rawValue) \(reason.rawValue)")
     case .stale(let fd, _, _, _): append(fd, "stale")
     case .deadline(let fd, let mode, _): append(fd, "deadline \(mode.rawValue)")
-    case .uringSubmission(let op, let fd, _): append(fd, "sqe \(op)")
-    case .uringCompletion(_, let res, let fd, _) where res > 0: append(fd, "ready")
+    case .uringSubmission(let op, let fd, let userData):
+      uringOperations.submitted(op: op, userData: userData)
+      append(fd, "sqe \(op)")
+    case .uringCompletion(let userData, let res, let fd, let more):
+      // Completion mode: an ACCEPT's result opens a connection as `accept` does; a RECV or SEND
+      // result is a step with its outcome, like `read>0`.
+      switch uringOperations.completed(userData: userData, more: more) {
+      case .accept? where res >= 0:
+        open[res] = ["accept"]
+      case let operation? where operation.isCallResult:
+        let outcome = e.errno.map { " \($0)" } ?? (res > 0 ? ">0" : "=0")
+        append(fd, "cqe \(operation.callName)" + outcome)
+      default:
+        if res > 0 { append(fd, "ready") }
+      }
     default: break
     }
   }

@@ -66,6 +66,8 @@ public struct ReplaySummary: Sendable, Equatable {
   public var readiness = 0
   /// Readiness reports that found no task parked in any direction they report (latched).
   public var latchedReadiness = 0
+  /// Completion-mode ACCEPT, RECV and SEND completions: call results, not readiness.
+  public var operationResults = 0
   /// Bad readiness correctly dropped by the runtime (followed by a `stale` event).
   public var staleDrops = 0
   /// Violations by kind (all of them, including those not kept).

@@ -38,6 +38,7 @@ extension ReplayReport {
     out += "  parks \(s.parks), wakes \(s.wakes)"
     out += reasons.isEmpty ? "\n" : " (\(reasons.joined(separator: ", ")))\n"
     out += "  readiness \(s.readiness) (latched \(s.latchedReadiness)), stale drops \(s.staleDrops)"
+    if s.operationResults > 0 { out += ", operation results \(s.operationResults)" }
     out += s.dropped > 0 ? ", events lost by the recorder \(s.dropped)\n" : "\n"
     if s.violations == 0 {
       out += "  violations: none, the trace is consistent\n"

@@ -29,12 +29,15 @@ public struct StatsReport: Sendable {
   public var uringEnters = 0
   /// `uring_cqe` events.
   public var uringCompletions = 0
+  /// `uring_cqe`s of completion-mode ACCEPT, RECV and SEND operations (call results, not readiness).
+  public var operationCompletions = 0
   /// Readiness reports from the kernel: `epoll_wait.ready` entries, plus `uring_cqe`s with a
-  /// positive result for an fd (poll completions).
+  /// positive result for an fd that are poll completions (not ACCEPT/RECV/SEND results).
   public var readinessReports = 0
   /// Calls that wait for the kernel: `epoll_wait`, plus `io_uring_enter` with `min_complete > 0`.
   public var kernelWaits = 0
-  /// Successful reads with `ret > 0` on connection fds (see `TraceStats`).
+  /// Successful reads with `ret > 0` on connection fds, or RECV completions with `res > 0` on them
+  /// (see `TraceStats`).
   public var requests = 0
   /// Bytes returned by successful reads on connection fds.
   public var bytesRead = 0
@@ -81,6 +84,8 @@ public struct StatsReport: Sendable {
   }
   /// All wakes.
   public var wakes: Int { wakesByReason.values.reduce(0, +) }
+  /// Whether the trace is of io_uring completion mode (its calls are ring operations).
+  public var isCompletionMode: Bool { backend == "uring-completion" || operationCompletions > 0 }
   /// Readiness reports per kernel wait, the batching figure both backends share.
   public var readinessPerWait: Double { ratio(readinessReports, kernelWaits) }
   /// Spurious wakes per `ready` wake.
@@ -101,8 +106,10 @@ public struct StatsReport: Sendable {
       StatsFigure(
         "kernel_entries_per_kib", "kernel entries per KiB moved", kernelEntriesPerKiB, .lowerIsBetter),
       StatsFigure("eagain_share", "EAGAIN share of syscalls", eagainShare, .lowerIsBetter),
+      // Completion mode reports results, not readiness: its batching figure is completions per enter.
       StatsFigure(
-        "readiness_per_wait", "readiness reports per kernel wait", readinessPerWait, .higherIsBetter),
+        "readiness_per_wait", "readiness reports per kernel wait", isCompletionMode ? nil : readinessPerWait,
+        .higherIsBetter),
       StatsFigure(
         "events_per_epoll_wait", "events per epoll_wait", epoll ? eventsPerEpollWait : nil, .higherIsBetter),
       StatsFigure(

@@ -32,6 +32,7 @@ extension StatsReport {
           ("uring_enters", .int(uringEnters)),
           ("uring_completions", .int(uringCompletions)),
           ("completions_per_uring_enter", .double(completionsPerUringEnter)),
+          ("operation_completions", .int(operationCompletions)),
           ("readiness_reports", .int(readinessReports)),
           ("kernel_waits", .int(kernelWaits)),
           ("readiness_per_wait", .double(readinessPerWait)),
@@ -93,9 +94,16 @@ extension StatsReport {
       out +=
         "  io_uring_enter: \(uringEnters) calls, \(formatDecimal(completionsPerUringEnter, digits: 2)) completions per call\n"
     }
+    if operationCompletions > 0 {
+      out +=
+        "  operation results (ACCEPT/RECV/SEND completions, not readiness): \(operationCompletions)\n"
+    }
+    if !isCompletionMode || readinessReports > 0 {
+      out +=
+        "  readiness reports per kernel wait: \(formatDecimal(readinessPerWait, digits: 2)) (\(readinessReports) over \(kernelWaits) waits)\n"
+    }
     out +=
-      "  readiness reports per kernel wait: \(formatDecimal(readinessPerWait, digits: 2)) (\(readinessReports) over \(kernelWaits) waits)\n"
-    out += "\nrequests (reads with data on connection fds): \(requests)\n"
+      "\nrequests (\(isCompletionMode ? "RECV completions" : "reads") with data on connection fds): \(requests)\n"
     out += "  bytes read \(bytesRead), written \(bytesWritten)\n"
     out +=
       "  kernel entries per request \(formatDecimal(kernelEntriesPerRequest, digits: 2)), per KiB moved \(formatDecimal(kernelEntriesPerKiB, digits: 2))\n"

@@ -88,7 +88,11 @@ public struct TraceDiff: Sendable {
     }
     func number(_ x: Double) -> String { formatDecimal(x, digits: x >= 100 ? 0 : 2) }
     if let (va, vb, r) = values("kernel_entries_per_request"), va > 0, vb > 0, r.direction != "same" {
-      out.append("B needs \(number(vb)) kernel entries per request where A needs \(number(va)).")
+      let factor =
+        vb <= va / 2
+        ? " (\(formatDecimal(va / vb, digits: va / vb >= 10 ? 0 : 1))x fewer)"
+        : vb >= va * 2 ? " (\(formatDecimal(vb / va, digits: vb / va >= 10 ? 0 : 1))x more)" : ""
+      out.append("B needs \(number(vb)) kernel entries per request where A needs \(number(va))\(factor).")
     }
     for (key, what) in [
       ("wake_latency_p99_ns", "wake latency p99"), ("wake_latency_p50_ns", "wake latency p50"),
@@ -105,7 +109,15 @@ public struct TraceDiff: Sendable {
     if let (va, vb, _) = values("spurious_wake_share"), abs(vb - va) >= 0.01 {
       out.append("B wakes spuriously on \(percent(vb)) of ready wakes, A on \(percent(va)).")
     }
-    if let (va, vb, r) = values("readiness_per_wait"), a.kernelWaits > 0, b.kernelWaits > 0,
+    if a.isCompletionMode || b.isCompletionMode, a.kernelWaits > 0, b.kernelWaits > 0 {
+      // A completion-mode ring reports results, not readiness: say what each side batches.
+      func batching(_ side: String, _ r: StatsReport) -> String {
+        r.isCompletionMode
+          ? "\(side) (\(r.backend)) reaps \(number(r.completionsPerUringEnter)) completions per io_uring_enter, each a call's result, not a readiness report"
+          : "\(side) (\(r.backend)) gets \(number(r.readinessPerWait)) readiness reports per kernel wait"
+      }
+      out.append(batching("A", a) + "; " + batching("B", b) + ".")
+    } else if let (va, vb, r) = values("readiness_per_wait"), a.kernelWaits > 0, b.kernelWaits > 0,
       a.backend != b.backend || r.direction != "same"
     {
       out.append(

@@ -23,6 +23,8 @@ public struct ReplayOptions: Sendable {
 /// plays the tag's part); each positive completion of it is readiness, and it stays armed while its
 /// completions carry `MORE` (multishot). A poll completion for an fd closed since, or whose poll was
 /// replaced, is bad readiness that the runtime must drop with a `stale` event before it waits again.
+/// In completion mode an ACCEPT, RECV or SEND completion is the call's result, not readiness: it
+/// needs no registration and no `stale`; an ACCEPT's `res` opens its fd as `accept` does.
 public struct TraceReplay {
   private let options: ReplayOptions
   private var summary = ReplaySummary()
@@ -34,6 +36,8 @@ public struct TraceReplay {
   private var badReadiness: [BadReadiness] = []
   /// Live io_uring poll requests: `user_data` → fd (removed by their last completion).
   private var uringPolls: [UInt64: Int] = [:]
+  /// Every operation in flight, to tell call results (ACCEPT/RECV/SEND) from poll completions.
+  private var uringOperations = UringOperations()
   /// The ring's fd, from `uring_setup` (bad readiness is keyed by the instance that reported it).
   private var ringFd = -1
   private var previousSeq = -1
@@ -77,6 +81,11 @@ public struct TraceReplay {
     case .deadline(let fd, _, _): touch(fd)
     case .uringSetup(let ring, _): ringFd = ring
     case .uringSubmission(let op, let fd, let userData):
+      uringOperations.submitted(op: op, userData: userData)
+      if op != "POLL_ADD", let pollFd = uringPolls.removeValue(forKey: userData) {
+        // The latest submission with a user_data owns its completions.
+        if fds[pollFd].uringPoll == userData { fds[pollFd].uringPoll = nil }
+      }
       guard fd >= 0 else { break }
       touch(fd)
       if op == "POLL_ADD" {
@@ -242,6 +251,12 @@ public struct TraceReplay {
   }
 
   private mutating func uringCompletion(userData: UInt64, res: Int, more: Bool, _ e: TraceEvent) {
+    let operation = uringOperations.completed(userData: userData, more: more)
+    if let operation, operation.isCallResult {
+      summary.operationResults += 1
+      if operation == .accept, res >= 0 { opened(res) }
+      return
+    }
     guard let fd = uringPolls[userData] else { return }  // not a poll request
     if !more {
       uringPolls[userData] = nil

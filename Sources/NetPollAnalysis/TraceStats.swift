@@ -5,6 +5,11 @@
 /// `connect`): one per request for a request/response protocol such as echo or HTTP/1.1 without
 /// pipelining. A *spurious wake-up* is a `ready` wake whose task's next call on that fd and
 /// direction returns EAGAIN. Bytes moved are counted on connection fds only (not the eventfd).
+///
+/// In io_uring completion mode the calls are ring operations, counted from their completions (each
+/// paired with its `uring_sqe` by `user_data`): an ACCEPT's `res` is a connection fd, a RECV with
+/// `res > 0` on a connection fd is a request, RECV and SEND results are bytes moved; none of them is
+/// a readiness report.
 public struct TraceStats {
   private var report = StatsReport()
   private var perFD = FDTable(empty: FDCounters())
@@ -17,6 +22,7 @@ public struct TraceStats {
   private var countsByKind = [Int](repeating: 0, count: TraceEvent.kindCount)
   private var countsBySyscall = [Int](repeating: 0, count: Syscall.allCases.count)
   private var unknownByName: [String: Int] = [:]
+  private var uringOperations = UringOperations()
 
   /// Creates an empty collector.
   public init() {}
@@ -60,10 +66,17 @@ public struct TraceStats {
       report.uringEnters += 1
       if minComplete > 0 { report.kernelWaits += 1 }
       uringEnterDuration.record(duration)
-    case .uringCompletion(_, let res, let fd, _):
+    case .uringSubmission(let op, _, let userData):
+      uringOperations.submitted(op: op, userData: userData)
+    case .uringCompletion(let userData, let res, let fd, let more):
       report.uringCompletions += 1
-      if res > 0 && fd >= 0 { report.readinessReports += 1 }
-      if let i = slot(fd) { perFD[i].readiness += 1 }
+      let operation = uringOperations.completed(userData: userData, more: more)
+      if let operation, operation.isCallResult {
+        operationCompleted(operation, res: res, fd: fd)
+      } else {
+        if res > 0 && fd >= 0 { report.readinessReports += 1 }
+        if let i = slot(fd) { perFD[i].readiness += 1 }
+      }
     case .park(let task, let fd, let mode):
       parkedAt[task] = e.ts
       if let i = slot(fd) {
@@ -110,6 +123,22 @@ public struct TraceStats {
       report.requests += 1
     case .write where perFD[c].isConnection:
       report.bytesWritten += call.ret
+    default: break
+    }
+  }
+
+  /// A completion-mode ACCEPT, RECV or SEND completion: the result of the call it stands for.
+  private mutating func operationCompleted(_ operation: UringOperation, res: Int, fd: Int) {
+    report.operationCompletions += 1
+    guard res >= 0 else { return }
+    switch operation {
+    case .accept:
+      if let i = slot(res) { perFD[i].isConnection = true }
+    case .receive where res > 0 && slot(fd).map({ perFD[$0].isConnection }) == true:
+      report.bytesRead += res
+      report.requests += 1
+    case .send where res > 0 && slot(fd).map({ perFD[$0].isConnection }) == true:
+      report.bytesWritten += res
     default: break
     }
   }

@@ -1,3 +1,4 @@
+import Foundation
 import NetPollAnalysis
 import Testing
 
@@ -32,6 +33,34 @@ struct ReplayTests {
     let report = try TraceReplay.run(path: fixture(file))
     #expect(report.violations.isEmpty)
     #expect(report.isConsistent)
+  }
+
+  @Test("completion mode: ACCEPT/RECV/SEND completions are results, not readiness for unregistered fds")
+  func completionResultsAreNotReadiness() throws {
+    let report = try TraceReplay.run(path: fixture("uring-completion-ok.jsonl"))
+    #expect(report.violations.isEmpty)
+    #expect(report.isConsistent)
+    #expect(report.summary.readiness == 0)
+    #expect(report.summary.operationResults == 6)
+    #expect(report.summary.parks == 6 && report.summary.wakes == 6)
+    #expect(report.summary.wakesByReason == [.ready: 4, .deadline: 1, .close: 1])
+  }
+
+  @Test("completion mode: a poll completion for a closed fd still needs a stale drop")
+  func completionModePollStillChecked() throws {
+    let lines = [
+      startLine.replacingOccurrences(of: #""backend":"epoll""#, with: #""backend":"uring-completion""#),
+      #"{"seq":1,"ts":10,"tid":1,"ev":"uring_setup","ring_fd":5,"entries":8,"cq_entries":16,"flags":[],"features":[]}"#,
+      #"{"seq":2,"ts":20,"tid":1,"ev":"socket","fd":7,"domain":"AF_INET","ret":7}"#,
+      #"{"seq":3,"ts":30,"tid":1,"ev":"uring_sqe","op":"POLL_ADD","fd":7,"user_data":4611686018427387904,"flags":[]}"#,
+      #"{"seq":4,"ts":40,"tid":1,"ev":"close","fd":7,"ret":0}"#,
+      #"{"seq":5,"ts":50,"tid":1,"ev":"uring_enter","ring_fd":5,"to_submit":1,"min_complete":1,"flags":[],"ret":1,"dur_ns":5}"#,
+      #"{"seq":6,"ts":60,"tid":1,"ev":"uring_cqe","user_data":4611686018427387904,"res":4,"flags":[],"fd":7}"#,
+      #"{"seq":7,"ts":70,"tid":1,"ev":"uring_enter","ring_fd":5,"to_submit":0,"min_complete":1,"flags":[],"ret":0,"dur_ns":5}"#,
+      #"{"seq":8,"ts":80,"tid":1,"ev":"trace_end","events":9,"dropped":0}"#,
+    ]
+    let report = try TraceReplay.run(path: try temporaryTrace(lines.joined(separator: "\n") + "\n"))
+    #expect(report.violations.map(\.kind) == [.readinessDeleted])
   }
 
   @Test("a bad readiness followed by a stale event counts as a stale drop")

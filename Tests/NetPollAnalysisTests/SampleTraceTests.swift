@@ -47,6 +47,20 @@ struct SampleFigures: Sendable, CustomTestStringConvertible {
     SampleFigures(
       name: "deadline-uring", backend: "uring", events: 90, kernelEntries: 37, requests: 1, bytesRead: 64,
       bytesWritten: 64, eagain: 7, parks: 7, wakes: [.ready: 2, .deadline: 4, .close: 1], staleDrops: 0),
+    // Completion mode: no read/write/accept events; the figures come from RECV/SEND/ACCEPT completions.
+    SampleFigures(
+      name: "echo-uring-completion", backend: "uring-completion", events: 3474, kernelEntries: 201,
+      requests: 400, bytesRead: 204_800, bytesWritten: 204_800, eagain: 0, parks: 817,
+      wakes: [.ready: 816, .close: 1], staleDrops: 0),
+    SampleFigures(
+      name: "http-uring-completion", backend: "uring-completion", events: 980, kernelEntries: 138,
+      requests: 100, bytesRead: 8064, bytesWritten: 8400, eagain: 0, parks: 209,
+      wakes: [.ready: 208, .close: 1], staleDrops: 0),
+    SampleFigures(
+      name: "deadline-uring-completion", backend: "uring-completion", events: 93, kernelEntries: 28,
+      requests: 1, bytesRead: 64, bytesWritten: 64, eagain: 0, parks: 11,
+      wakes: [.ready: 6, .deadline: 4, .close: 1],
+      staleDrops: 0),
   ]
 }
 
@@ -75,7 +89,13 @@ struct SampleTraceTests {
     #expect(report.summary.wakes == report.summary.parks)
     #expect(report.summary.wakesByReason == sample.wakes)
     #expect(report.summary.staleDrops == sample.staleDrops)
-    #expect(report.summary.readiness > 0)
+    if sample.backend == "uring-completion" {
+      // Every park is one operation, woken by its own completion: a result, never readiness.
+      #expect(report.summary.readiness == 0)
+      #expect(report.summary.operationResults == sample.parks)
+    } else {
+      #expect(report.summary.readiness > 0)
+    }
   }
 
   @Test("each sample trace's figures", arguments: SampleFigures.all)
@@ -89,7 +109,7 @@ struct SampleTraceTests {
     #expect(r.bytesRead == sample.bytesRead)
     #expect(r.bytesWritten == sample.bytesWritten)
     #expect(r.eagainCount == sample.eagain)
-    #expect(r.errnoCounts["EAGAIN"] == sample.eagain)
+    #expect(r.errnoCounts["EAGAIN", default: 0] == sample.eagain)
     #expect(r.eventCounts["park"] == sample.parks)
     #expect(r.wakesByReason == sample.wakes)
     #expect(r.staleDrops == sample.staleDrops)
@@ -102,11 +122,17 @@ struct SampleTraceTests {
       #expect(r.uringEnters > 0 && r.epollWaits == 0)
       #expect(r.eventCounts["uring_setup"] == 1)
     }
+    if sample.backend == "uring-completion" {
+      #expect(r.readinessReports == 0)
+      #expect(r.operationCompletions == sample.parks)
+      #expect(r.syscallCounts[.read] == nil && r.syscallCounts[.write] == nil && r.syscallCounts[.accept] == nil)
+      #expect(r.figures.first { $0.key == "readiness_per_wait" }?.value == nil)
+    }
   }
 
   @Test("the deadline traces show the idle connections' read deadlines firing")
   func deadlinesFire() throws {
-    for name in ["deadline-epoll", "deadline-uring"] {
+    for name in ["deadline-epoll", "deadline-uring", "deadline-uring-completion"] {
       let r = try TraceStats.run(path: sampleTrace(name))
       #expect(r.wakesByReason[.deadline] == 4, "\(name)")
       #expect(r.eventCounts["deadline", default: 0] >= 4, "\(name)")
@@ -128,9 +154,26 @@ struct SampleTraceTests {
     #expect(diff.connections.connectionsA == 8 && diff.connections.connectionsB == 8)
   }
 
+  @Test("diff of the epoll and completion-mode echo traces: kernel entries per request, results not readiness")
+  func diffEchoCompletion() throws {
+    let diff = try TraceDiff.run(pathA: sampleTrace("echo-epoll"), pathB: sampleTrace("echo-uring-completion"))
+    #expect(
+      diff.findings.contains("B needs 0.50 kernel entries per request where A needs 3.43 (6.8x fewer)."))
+    #expect(
+      diff.findings.contains(
+        "A (epoll) gets 3.36 readiness reports per kernel wait; B (uring-completion) reaps 4.42 completions per io_uring_enter, each a call's result, not a readiness report."
+      ))
+    let readiness = try #require(diff.rows.first { $0.key == "readiness_per_wait" })
+    #expect(readiness.b == nil && readiness.direction == "n/a")
+    #expect(diff.connections.connectionsA == 8 && diff.connections.connectionsB == 8)
+    #expect(diff.connections.typicalB.prefix(4) == ["accept", "park r", "sqe RECV", "cqe RECV>0"])
+  }
+
   @Test(
     "diff --json of sample traces matches its golden file byte for byte",
-    arguments: [("echo-epoll", "echo-uring"), ("http-epoll", "http-uring")])
+    arguments: [
+      ("echo-epoll", "echo-uring"), ("http-epoll", "http-uring"), ("echo-epoll", "echo-uring-completion"),
+    ])
   func diffJSONGolden(a: String, b: String) throws {
     let json = try TraceDiff.run(pathA: sampleTrace(a), pathB: sampleTrace(b)).json.text(indent: true) + "\n"
     let golden = try String(contentsOfFile: fixture("diff-\(a)-\(b).json"), encoding: .utf8)

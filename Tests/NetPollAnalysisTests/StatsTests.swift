@@ -56,6 +56,24 @@ struct StatsTests {
     #expect(Set(latency.keys) == ["count", "mean_ns", "p50_ns", "p90_ns", "p99_ns", "p99.9_ns", "max_ns"])
   }
 
+  @Test("completion mode: accepts, requests and bytes come from ACCEPT/RECV/SEND completions")
+  func completionModeCounting() throws {
+    let r = try TraceStats.run(path: fixture("uring-completion-ok.jsonl"))
+    #expect(r.backend == "uring-completion")
+    #expect(r.isCompletionMode)
+    #expect(r.requests == 1)  // the cancelled RECV moved nothing
+    #expect(r.bytesRead == 100)
+    #expect(r.bytesWritten == 100)  // a short SEND and the rest
+    #expect(r.operationCompletions == 6)
+    #expect(r.readinessReports == 0)
+    #expect(r.uringEnters == 7 && r.uringCompletions == 8)
+    #expect(r.kernelEntries == 13)
+    #expect(r.kernelEntriesPerRequest == 13)
+    #expect(r.completionsPerUringEnter == 8.0 / 7.0)
+    #expect(r.figures.first { $0.key == "readiness_per_wait" }?.value == nil)
+    #expect(r.spuriousWakes == 0)
+  }
+
   @Test("uring batching: completions per io_uring_enter")
   func uringBatching() throws {
     let path = try temporaryTrace(

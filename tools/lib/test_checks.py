@@ -30,8 +30,8 @@ def wait(*ready, tid=2):
             "ready": [{"fd": fd, "tag": tag, "events": ["EPOLLIN"]} for fd, tag in ready]}
 
 
-def trace_text(body, end=True, fix=True):
-    events = [dict(START)] + [dict(e) for e in body]
+def trace_text(body, end=True, fix=True, start=START):
+    events = [dict(start)] + [dict(e) for e in body]
     if end:
         events.append({"ev": "trace_end", "events": len(events) + 1, "dropped": 0})
     lines = []
@@ -145,6 +145,63 @@ class TraceCheckTests(unittest.TestCase):
         c = self.check(trace_text(ring + [sqe, enter, cqe]))
         self.assertTrue(c.ok, c.violations)
         self.assertViolation(self.check(trace_text(ring + [enter, cqe])), "matches no earlier")
+
+    def test_completion_mode_counts_accept_recv_and_send_completions(self):
+        start = dict(START, backend="uring-completion")
+        op = lambda slot, gen=0: 2**62 + (gen << 32) + slot  # noqa: E731
+        body = [
+            {"ev": "uring_setup", "ring_fd": 5, "entries": 256, "cq_entries": 1024,
+             "flags": [], "features": []},
+            {"ev": "socket", "fd": 6, "domain": "AF_INET", "ret": 6},
+            {"ev": "listen", "fd": 6, "backlog": 511, "ret": 0},
+            {"ev": "park", "task": 1, "fd": 6, "mode": "r"},
+            {"ev": "uring_sqe", "op": "ACCEPT", "fd": 6, "user_data": op(0), "flags": []},
+            {"ev": "uring_enter", "ring_fd": 5, "to_submit": 1, "min_complete": 1,
+             "flags": ["GETEVENTS"], "ret": 1, "dur_ns": 5},
+            {"ev": "uring_cqe", "user_data": op(0), "res": 9, "flags": [], "fd": 6},
+            {"ev": "wake", "task": 1, "fd": 6, "mode": "r", "reason": "ready"},
+            # The slot is reused with a new generation for a RECV: latest SQE wins.
+            {"ev": "park", "task": 2, "fd": 9, "mode": "r"},
+            {"ev": "uring_sqe", "op": "RECV", "fd": 9, "user_data": op(0, 1), "flags": []},
+            {"ev": "park", "task": 1, "fd": 6, "mode": "r"},
+            {"ev": "uring_sqe", "op": "ACCEPT", "fd": 6, "user_data": op(1), "flags": []},
+            {"ev": "uring_enter", "ring_fd": 5, "to_submit": 2, "min_complete": 1,
+             "flags": ["GETEVENTS"], "ret": 2, "dur_ns": 5},
+            {"ev": "uring_cqe", "user_data": op(0, 1), "res": 100, "flags": [], "fd": 9},
+            {"ev": "wake", "task": 2, "fd": 9, "mode": "r", "reason": "ready"},
+            {"ev": "park", "task": 2, "fd": 9, "mode": "w"},
+            {"ev": "uring_sqe", "op": "SEND", "fd": 9, "user_data": op(0, 2), "flags": []},
+            {"ev": "uring_enter", "ring_fd": 5, "to_submit": 1, "min_complete": 1,
+             "flags": ["GETEVENTS"], "ret": 1, "dur_ns": 5},
+            {"ev": "uring_cqe", "user_data": op(0, 2), "res": 60, "flags": [], "fd": 9},
+            {"ev": "wake", "task": 2, "fd": 9, "mode": "w", "reason": "ready"},
+            # A failed RECV and the end of stream move no bytes and are no request.
+            {"ev": "park", "task": 2, "fd": 9, "mode": "r"},
+            {"ev": "uring_sqe", "op": "RECV", "fd": 9, "user_data": op(0, 3), "flags": []},
+            {"ev": "uring_enter", "ring_fd": 5, "to_submit": 1, "min_complete": 1,
+             "flags": ["GETEVENTS"], "ret": 1, "dur_ns": 5},
+            {"ev": "uring_cqe", "user_data": op(0, 3), "res": -104, "errno": "ECONNRESET",
+             "flags": [], "fd": 9},
+            {"ev": "wake", "task": 2, "fd": 9, "mode": "r", "reason": "ready"},
+            {"ev": "close", "fd": 9, "ret": 0},
+            # Shutdown: the pending ACCEPT is cancelled (tag 0, the socket's fd).
+            {"ev": "uring_sqe", "op": "ASYNC_CANCEL", "fd": 6, "user_data": 6, "flags": []},
+            {"ev": "uring_enter", "ring_fd": 5, "to_submit": 1, "min_complete": 0,
+             "flags": [], "ret": 1, "dur_ns": 5},
+            {"ev": "uring_cqe", "user_data": op(1), "res": -125, "errno": "ECANCELED",
+             "flags": [], "fd": 6},
+            {"ev": "wake", "task": 1, "fd": 6, "mode": "r", "reason": "close"},
+            {"ev": "uring_cqe", "user_data": 6, "res": 0, "flags": [], "fd": 6},
+        ]
+        c = self.check(trace_text(body, start=start))
+        self.assertTrue(c.ok, c.violations)
+        self.assertEqual(c.backend, "uring-completion")
+        self.assertEqual(c.accepts, 1)
+        self.assertEqual(c.io_bytes["read"], 100)
+        self.assertEqual(c.io_bytes["write"], 60)
+        self.assertEqual(c.requests, 1)
+        self.assertEqual(dict(c.completions), {"ACCEPT": 1, "RECV": 1, "SEND": 1})
+        self.assertEqual((c.sqes, c.submitted), (6, 6))
 
     def test_unknown_event(self):
         self.assertViolation(self.check(trace_text(SETUP + [{"ev": "mystery"}])), "unknown event")

@@ -17,7 +17,11 @@ What it verifies (each failure names FILE:LINE):
     event for it follows from the same thread before its next epoll_wait (the registration may
     also be an ADD from another thread whose record landed just after: reported as a note);
   - the number of epoll_ctl / epoll_wait / uring_enter events per epfd or ring fd (the figures
-    compared with strace by tools/check-acceptance).
+    compared with strace by tools/check-acceptance);
+  - io_uring completion mode: each uring_cqe is paired with the latest uring_sqe of the same
+    user_data to learn its operation; an ACCEPT CQE with res >= 0 counts as an accept (res is the
+    new connection fd), RECV and SEND CQEs with res > 0 add to the bytes read and written, and a
+    RECV CQE with res > 0 on a connection fd is a request (as a read with ret > 0).
 """
 
 import json
@@ -120,6 +124,9 @@ class TraceCheck:
         self.enter_errors = defaultdict(Counter)
         self.io_bytes = Counter()  # "read"/"write" -> bytes moved on sockets (not eventfds)
         self.accepts = 0
+        self.requests = 0  # reads (or RECV completions) with data on connection fds
+        self.connections = set()  # open connection fds: accepted (or ACCEPT CQE res)
+        self.completions = Counter()  # completion mode: op -> CQEs with res >= 0 (ACCEPT/RECV/SEND)
         self.sqes = 0
         self.submitted = 0  # sum of uring_enter.to_submit
         self.cqes = 0
@@ -286,6 +293,7 @@ class TraceCheck:
         ctl_history = defaultdict(list)  # (epfd, fd) -> [(index, op, tag, ret, tid)]
         pending_stale = defaultdict(list)  # tid -> [(fd, tag, line, index, epfd)]
         sqe_user_data = set()
+        sqe_op = {}  # user_data -> op of the latest uring_sqe with it (latest wins)
         unresolved = []
 
         for idx, r in enumerate(records):
@@ -334,11 +342,13 @@ class TraceCheck:
             elif ev == "uring_sqe":
                 self.sqes += 1
                 sqe_user_data.add(r.get("user_data"))
+                sqe_op[r.get("user_data")] = r.get("op")
             elif ev == "uring_cqe":
                 self.cqes += 1
                 if r.get("user_data") not in sqe_user_data:
                     self.fail(n, f"uring_cqe user_data {r.get('user_data')} matches no earlier "
                                  "uring_sqe (a submission missing from the trace?)")
+                self.count_completion(sqe_op.get(r.get("user_data")), r)
             elif ev == "uring_enter":
                 if isinstance(r.get("to_submit"), int):
                     self.submitted += r["to_submit"]
@@ -352,9 +362,14 @@ class TraceCheck:
                 if r.get("fd") not in self.eventfds and isinstance(r.get("ret"), int) \
                         and r["ret"] > 0:
                     self.io_bytes[ev] += r["ret"]
+                    if ev == "read" and r.get("fd") in self.connections:
+                        self.requests += 1
             elif ev == "accept":
                 if isinstance(r.get("ret"), int) and r["ret"] >= 0:
                     self.accepts += 1
+                    self.connections.add(r["ret"])
+            elif ev == "connect":
+                self.connections.add(r.get("fd"))
             elif ev == "epoll_ctl":
                 epfd, fd, op, tag = r.get("epfd"), r.get("fd"), r.get("op"), r.get("tag")
                 calls = self.epoll_calls[epfd]
@@ -421,6 +436,7 @@ class TraceCheck:
             elif ev == "close":
                 fd = r.get("fd")
                 if r.get("ret") == 0:
+                    self.connections.discard(fd)
                     if fd in registered:  # the epoll instance itself
                         registered.pop(fd)
                     for epfd, regs in registered.items():
@@ -462,6 +478,22 @@ class TraceCheck:
         for task, (fd, mode, pl) in parked.items():
             self.fail(pl, f"task {task} parked on fd {fd} ({mode}) and never woken")
 
+    def count_completion(self, op, r):
+        """Completion mode: a CQE of an ACCEPT, RECV or SEND is that call's result (docs/trace-format.md,
+        "Counting in completion mode"), counted as the accept, read or write it replaces."""
+        res = r.get("res")
+        if op not in ("ACCEPT", "RECV", "SEND") or not isinstance(res, int) or isinstance(res, bool) \
+                or res < 0:
+            return
+        self.completions[op] += 1
+        if op == "ACCEPT":
+            self.accepts += 1
+            self.connections.add(res)
+        elif res > 0:
+            self.io_bytes["read" if op == "RECV" else "write"] += res
+            if op == "RECV" and r.get("fd") in self.connections:
+                self.requests += 1
+
     # -- output -----------------------------------------------------------------------------
     def summary_lines(self):
         out = []
@@ -470,6 +502,8 @@ class TraceCheck:
                    f"({', '.join(f'{k} {v}' for k, v in sorted(self.wakes.items()))}), "
                    + (f"{self.ready_items} ready fds, " if self.epfds else "")
                    + (f"{self.sqes} SQEs, {self.cqes} CQEs, " if self.ring_fds else "")
+                   + ("completed " + ", ".join(f"{op} {n}" for op, n in sorted(self.completions.items()))
+                      + ", " if self.completions else "")
                    + f"{self.stale_events} stale")
         return out
 
