@@ -32,7 +32,8 @@ let package = Package(
         "NetPoll", "NetPollTrace", "NetPollAnalysis",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    .executableTarget(name: "netpoll-bench", dependencies: ["NetPoll", "NetPollTrace"], path: "Sources/NetPollBench"),
+    .executableTarget(
+      name: "netpoll-bench", dependencies: ["NetPoll", "NetPollTrace"], path: "Sources/NetPollBench"),
     .testTarget(name: "NetPollTests", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis"]),
     .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"]),
     .testTarget(

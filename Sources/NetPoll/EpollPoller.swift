@@ -8,7 +8,8 @@ import Synchronization
 /// The ``Poller`` on epoll: one edge-triggered registration per fd
 /// (`EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET`), up to 128 events per `epoll_wait`, and an eventfd to
 /// break a blocking wait.
-public final class EpollPoller: Poller, @unchecked Sendable {  // `events` is touched only by the one polling thread
+// @unchecked Sendable: `events` is touched only by the one polling thread.
+public final class EpollPoller: Poller, @unchecked Sendable {
   public let name = "epoll"
   static let maxEvents = 128
   private static let registration = UInt32(
@@ -78,7 +79,8 @@ public final class EpollPoller: Poller, @unchecked Sendable {  // `events` is to
       }
       let bits = ev.events
       let errOrHup = bits & UInt32(EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
-      let readable = errOrHup || bits & UInt32(EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLPRI.rawValue) != 0
+      let readable =
+        errOrHup || bits & UInt32(EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLPRI.rawValue) != 0
       let writable = errOrHup || bits & UInt32(EPOLLOUT.rawValue) != 0
       if readable || writable {
         out.append(PollEvent(token: token, readable: readable, writable: writable))

@@ -76,7 +76,8 @@ extension NetPollRuntime {
     // `ready` latch: Go's fdMutex guarantees no other reader exists by now, ours does not (a
     // cancelled reader's successor may already be parked here), so a waiter is left alone.
     if reason == .ready {
-      _ = pd.compareExchange(mode, expected: PollDescriptor.Semaphore.ready, desired: PollDescriptor.Semaphore.empty)
+      _ = pd.compareExchange(
+        mode, expected: PollDescriptor.Semaphore.ready, desired: PollDescriptor.Semaphore.empty)
     }
     if let error = reason.error { throw error }
   }

@@ -155,7 +155,8 @@ public enum IOMode: Sendable {
 ///
 /// A waiter is published into a semaphore as a retained pointer; ``take(_:)`` turns the pointer
 /// back into the owning reference. Only one party can swap it out, so it is resumed once.
-final class Waiter: @unchecked Sendable {  // `continuation` is written before publication, read by the single owner after
+// @unchecked Sendable: `continuation` is written before publication, read by its one owner after.
+final class Waiter: @unchecked Sendable {
   var continuation: UnsafeContinuation<TraceWakeReason, Never>?
   let task: Int64
 

@@ -36,7 +36,8 @@ final class PollFD: Sendable {
     var old = refs.load(ordering: .acquiring)
     while true {
       if old & Self.closedBit != 0 { throw .closed }
-      let (done, now) = refs.compareExchange(expected: old, desired: old + 1, ordering: .acquiringAndReleasing)
+      let (done, now) = refs.compareExchange(
+        expected: old, desired: old + 1, ordering: .acquiringAndReleasing)
       if done { return }
       old = now
     }

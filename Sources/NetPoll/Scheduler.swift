@@ -25,7 +25,9 @@ import Synchronization
 ///
 /// Tasks reach this executor through `withTaskExecutorPreference` (``NetPollRuntime/run(_:)``,
 /// ``NetPollRuntime/spawn(_:)``); a continuation resumed by the poller enqueues its task here.
-final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state lives in `state` (a ConditionLock); `threads` is written once before start
+// @unchecked Sendable: mutable state lives in `state` (a ConditionLock); `threads` and
+// `pollOnce` are written once, in `start`, before any worker runs.
+final class Scheduler: TaskExecutor, @unchecked Sendable {
   struct State {
     var queue = JobQueue()
     var sleepers = 0
@@ -89,7 +91,11 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
     netpoll_set_worker(1)
     var ticks = 0
     while true {
-      enum Next { case run(UnownedJob), poll(block: Bool), stop }
+      enum Next {
+        case run(UnownedJob)
+        case poll(block: Bool)
+        case stop
+      }
       let next: Next = state.withLock { s, waiting in
         while true {
           if let job = s.pointee.queue.popFirst() {
@@ -142,7 +148,8 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {  // mutable state liv
       usleep(10_000)
       let (stop, take) = state.withLock { s, _ -> (Bool, Bool) in
         if s.pointee.stopping { return (true, false) }
-        guard !s.pointee.polling, netpoll_monotonic_ns() &- lastPoll.load(ordering: .relaxed) > interval else {
+        guard !s.pointee.polling, netpoll_monotonic_ns() &- lastPoll.load(ordering: .relaxed) > interval
+        else {
           return (false, false)
         }
         s.pointee.polling = true

@@ -97,8 +97,10 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
       if family == AF_INET6 {
         let a = raw.load(as: sockaddr_in6.self).sin6_addr
         let bytes = withUnsafeBytes(of: a) { b in
-          (UInt64(bigEndian: b.loadUnaligned(as: UInt64.self)),
-           UInt64(bigEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+          (
+            UInt64(bigEndian: b.loadUnaligned(as: UInt64.self)),
+            UInt64(bigEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+          )
         }
         return TraceAddress.pack(family: AF_INET6, port: port, bytes: bytes)
       }

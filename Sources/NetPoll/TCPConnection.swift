@@ -19,7 +19,9 @@ public final class TCPConnection: Sendable {
   {
     let sys = runtime.sys
     let fd: Int32
-    do { fd = try sys.socket(domain: address.family) } catch { throw .system(syscall: "socket", errno: error) }
+    do { fd = try sys.socket(domain: address.family) } catch {
+      throw .system(syscall: "socket", errno: error)
+    }
     // Registered before connect so the writability edge that completes it cannot be missed.
     let connection = try TCPConnection(fd: fd, runtime: runtime)
     let handle = connection.handle

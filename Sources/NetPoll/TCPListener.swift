@@ -15,7 +15,9 @@ public final class TCPListener: Sendable {
   {
     let sys = runtime.sys
     let fd: Int32
-    do { fd = try sys.socket(domain: address.family) } catch { throw .system(syscall: "socket", errno: error) }
+    do { fd = try sys.socket(domain: address.family) } catch {
+      throw .system(syscall: "socket", errno: error)
+    }
     do {
       try sys.setsockopt(fd: fd, option: .reuseAddress, value: 1)
     } catch {

@@ -49,7 +49,9 @@ func quoted(_ s: String) -> String {
     case "\\": out += "\\\\"
     case "\n": out += "\\n"
     default:
-      if ch.value < 0x20 { out += "\\u00\(ch.value < 0x10 ? "0" : "")\(String(ch.value, radix: 16))" } else {
+      if ch.value < 0x20 {
+        out += "\\u00\(ch.value < 0x10 ? "0" : "")\(String(ch.value, radix: 16))"
+      } else {
         out.unicodeScalars.append(ch)
       }
     }

@@ -125,7 +125,8 @@ struct SampleTraceTests {
     if sample.backend == "uring-completion" {
       #expect(r.readinessReports == 0)
       #expect(r.operationCompletions == sample.parks)
-      #expect(r.syscallCounts[.read] == nil && r.syscallCounts[.write] == nil && r.syscallCounts[.accept] == nil)
+      #expect(
+        r.syscallCounts[.read] == nil && r.syscallCounts[.write] == nil && r.syscallCounts[.accept] == nil)
       #expect(r.figures.first { $0.key == "readiness_per_wait" }?.value == nil)
     }
   }
@@ -154,9 +155,11 @@ struct SampleTraceTests {
     #expect(diff.connections.connectionsA == 8 && diff.connections.connectionsB == 8)
   }
 
-  @Test("diff of the epoll and completion-mode echo traces: kernel entries per request, results not readiness")
+  @Test(
+    "diff of the epoll and completion-mode echo traces: kernel entries per request, results not readiness")
   func diffEchoCompletion() throws {
-    let diff = try TraceDiff.run(pathA: sampleTrace("echo-epoll"), pathB: sampleTrace("echo-uring-completion"))
+    let diff = try TraceDiff.run(
+      pathA: sampleTrace("echo-epoll"), pathB: sampleTrace("echo-uring-completion"))
     #expect(
       diff.findings.contains("B needs 0.50 kernel entries per request where A needs 3.43 (6.8x fewer)."))
     #expect(

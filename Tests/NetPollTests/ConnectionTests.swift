@@ -50,11 +50,13 @@ import Testing
       } catch let error as NetPollError {
         #expect(error.errno == .connectionReset)
       }
-      server.close(); listener.close()
+      server.close()
+      listener.close()
     }
   }
 
-  @Test("half-close: the reader sees end of stream, the other direction keeps working",
+  @Test(
+    "half-close: the reader sees end of stream, the other direction keeps working",
     arguments: Backend.available)
   func halfClose(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -71,7 +73,9 @@ import Testing
       #expect(got == Array("last words".utf8))
       try await server.write(Array("reply".utf8))
       #expect(try await client.read(maxBytes: 100) == Array("reply".utf8))
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
   }
 
@@ -112,11 +116,14 @@ import Testing
       #expect(listener.localAddress.description.hasPrefix("[::1]:"))
       try await client.write([1, 2, 3])
       #expect(try await server.read(maxBytes: 10) == [1, 2, 3])
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
   }
 
-  @Test("the HTTP server answers keep-alive requests and refuses heads over 16 KiB with 431",
+  @Test(
+    "the HTTP server answers keep-alive requests and refuses heads over 16 KiB with 431",
     arguments: Backend.available)
   func http(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -164,6 +171,8 @@ import Testing
       if r.kind == .wake { parked.remove(r.a) }
     }
     #expect(parked.isEmpty)
-    #expect(trace.of(.wake).contains { $0.d == TraceWakeReason.close.rawValue }, "the accept loop, at least, woke for close")
+    #expect(
+      trace.of(.wake).contains { $0.d == TraceWakeReason.close.rawValue },
+      "the accept loop, at least, woke for close")
   }
 }

@@ -23,7 +23,9 @@ import Testing
       server.setReadDeadline(after: nil)
       try await client.write([1])
       #expect(try await server.read(maxBytes: 10) == [1])
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
     let wakes = trace.waits(fd: fd.value!).filter { $0.kind == .wake }
     #expect(wakes.first?.d == TraceWakeReason.deadline.rawValue)
@@ -38,7 +40,9 @@ import Testing
       fd.value = server.fd
       server.setReadDeadline(after: .zero)
       await #expect(throws: NetPollError.deadlineExceeded) { try await server.read(maxBytes: 10) }
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
     #expect(trace.waits(fd: fd.value!).isEmpty)
   }
@@ -55,7 +59,9 @@ import Testing
       #expect(server.debugReadState == .parked, "still waiting")
       try await client.write([9])
       #expect(try await got == [9])
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
   }
 
@@ -73,14 +79,17 @@ import Testing
       try await eventually("the writer parks on a full socket buffer") { server.debugWriteState == .parked }
       server.setWriteDeadline(after: .milliseconds(100))
       await writing
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
     let waits = trace.waits(fd: fd.value!)
     #expect(waits.contains { $0.kind == .park && $0.c == TraceMode.write.rawValue })
     #expect(waits.last?.kind == .wake && waits.last?.d == TraceWakeReason.deadline.rawValue)
   }
 
-  @Test("close wakes a parked reader with .closed, and the fd is deregistered before it is closed",
+  @Test(
+    "close wakes a parked reader with .closed, and the fd is deregistered before it is closed",
     arguments: Backend.available)
   func closeWakesReader(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -95,7 +104,8 @@ import Testing
       server.close()
       await result
       await #expect(throws: NetPollError.closed) { try await server.read(maxBytes: 10) }
-      client.close(); listener.close()
+      client.close()
+      listener.close()
     }
     let serverFD = Int64(fd.value!)
     let wake = trace.first { $0.kind == .wake && $0.b == serverFD }
@@ -125,7 +135,9 @@ import Testing
       // The socket still works for the next reader.
       try await client.write([4])
       #expect(try await server.read(maxBytes: 10) == [4])
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
     let wakes = trace.waits(fd: fd.value!).filter { $0.kind == .wake }
     #expect(wakes.first?.d == TraceWakeReason.cancel.rawValue)

@@ -6,7 +6,8 @@ import Testing
 /// Go issue 59545: an event collected for an fd that is then closed and reused must not reach
 /// the new owner.
 @Suite struct FDReuse {
-  @Test("a stale event for a closed-and-reused fd is dropped and recorded, not delivered",
+  @Test(
+    "a stale event for a closed-and-reused fd is dropped and recorded, not delivered",
     arguments: Backend.available)
   func staleEventIsDropped(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -44,7 +45,8 @@ import Testing
       try await client2.write([5])
       #expect(try await got == [5])
       for c in clients { c.close() }
-      second.close(); listener.close()
+      second.close()
+      listener.close()
     }
     let (old, new) = reused.value!
     // io_uring may also report the final completion of the old registration: a real stale
@@ -60,4 +62,3 @@ import Testing
     #expect(later.first?.d == TraceWakeReason.ready.rawValue)
   }
 }
-

@@ -5,7 +5,8 @@ import Testing
 
 /// Park, wake and latched readiness, on every backend.
 @Suite struct ParkWake {
-  @Test("a reader with no data parks and is woken with reason ready when the peer writes",
+  @Test(
+    "a reader with no data parks and is woken with reason ready when the peer writes",
     arguments: Backend.available)
   func parkedReaderWakesOnData(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -17,7 +18,9 @@ import Testing
       try await eventually("the reader parks") { server.debugReadState == .parked }
       try await client.write(Array("hello".utf8))
       #expect(try await got == Array("hello".utf8))
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
     let waits = trace.waits(fd: serverFD.value!)
     let parks = waits.filter { $0.kind == .park && $0.c == TraceMode.read.rawValue }
@@ -30,7 +33,8 @@ import Testing
   }
 
   // Readiness backends only: in completion mode the kernel makes the call, so nothing is latched.
-  @Test("a readiness that arrives before the park is latched: the next wait returns without parking",
+  @Test(
+    "a readiness that arrives before the park is latched: the next wait returns without parking",
     arguments: Backend.available.filter(\.isReadinessBased))
   func latchedReadiness(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -47,7 +51,9 @@ import Testing
       try await client.write([2, 3])
       try await eventually("the readiness is latched") { server.debugReadState == .ready }
       #expect(try await server.read(maxBytes: 10) == [2, 3])
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
     let parks = trace.waits(fd: serverFD.value!).filter { $0.kind == .park }
     #expect(parks.count == 1, "only the first read parked")
@@ -63,7 +69,9 @@ import Testing
       await #expect(throws: NetPollError.concurrentWait) { try await server.read(maxBytes: 10) }
       try await client.write([7])
       #expect(try await first == [7])
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
   }
 
@@ -78,7 +86,9 @@ import Testing
       try await eventually("accept parks") { listener.debugAcceptState == .parked }
       let client = try await TCPConnection.connect(to: listener.localAddress, on: rt)
       let server = try await accepted
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
     let waits = trace.waits(fd: listenFD.value!)
     #expect(waits.map(\.kind) == [.park, .wake])

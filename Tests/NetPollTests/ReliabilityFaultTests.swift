@@ -8,7 +8,8 @@ import Testing
 /// serving everyone else. Kernel faults (strace injection), fd exhaustion, a full trace disk and
 /// signals are checked against the binary by `tools/check-faults`.
 @Suite struct ReliabilityFaults {
-  @Test("a client that connects and never sends is cut by the idle deadline (echo and HTTP)",
+  @Test(
+    "a client that connects and never sends is cut by the idle deadline (echo and HTTP)",
     arguments: Backend.available, ServerProtocol.allCases)
   func silentClientIsCut(_ backend: Backend, _ proto: ServerProtocol) async throws {
     let h = try Harness(backend)
@@ -26,10 +27,14 @@ import Testing
       server.stop()
       await serving.value
     }
-    #expect(trace.of(.wake).contains { $0.d == TraceWakeReason.deadline.rawValue && $0.c == TraceMode.read.rawValue })
+    #expect(
+      trace.of(.wake).contains {
+        $0.d == TraceWakeReason.deadline.rawValue && $0.c == TraceMode.read.rawValue
+      })
   }
 
-  @Test("slowloris: an HTTP head trickled a byte at a time is cut by the idle deadline",
+  @Test(
+    "slowloris: an HTTP head trickled a byte at a time is cut by the idle deadline",
     arguments: Backend.available)
   func slowlorisIsCut(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -41,7 +46,9 @@ import Testing
       let start = nowMs()
       // One byte every 40 ms: each read is well inside the timeout, the head never completes.
       var cut = false
-      for byte in Array("GET / HTTP/1.1\r\nHost: slow\r\nX-Padding: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 200) {
+      for byte in Array("GET / HTTP/1.1\r\nHost: slow\r\nX-Padding: ".utf8)
+        + Array(repeating: UInt8(ascii: "a"), count: 200)
+      {
         do {
           try await c.write([byte])
         } catch {
@@ -61,13 +68,15 @@ import Testing
       let ok = try await TCPConnection.connect(to: server.localAddress, on: rt)
       try await ok.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
       #expect(String(decoding: try await ok.read(maxBytes: 4096), as: UTF8.self).hasPrefix("HTTP/1.1 200 OK"))
-      ok.close(); c.close()
+      ok.close()
+      c.close()
       server.stop()
       await serving.value
     }
   }
 
-  @Test("a client that never reads: the server's write parks, its write deadline fires, the connection is cut",
+  @Test(
+    "a client that never reads: the server's write parks, its write deadline fires, the connection is cut",
     arguments: Backend.available)
   func clientThatNeverReads(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -119,7 +128,8 @@ import Testing
       }
       try await eventually("every reset connection is dropped") { server.connectionCount == 0 }
       // The server still serves.
-      let report = await LoadGenerator(address: server.localAddress, connections: 8, requests: 20, size: 1000).run(on: rt)
+      let report = await LoadGenerator(address: server.localAddress, connections: 8, requests: 20, size: 1000)
+        .run(on: rt)
       #expect(report.errors == [])
       server.stop()
       await serving.value
@@ -127,7 +137,8 @@ import Testing
     }
   }
 
-  @Test("half-close: the server echoes everything sent before the FIN, then closes", arguments: Backend.available)
+  @Test(
+    "half-close: the server echoes everything sent before the FIN, then closes", arguments: Backend.available)
   func halfCloseAgainstServer(_ backend: Backend) async throws {
     let h = try Harness(backend)
     _ = try await h.run { rt in
@@ -151,7 +162,8 @@ import Testing
     }
   }
 
-  @Test("--max-connections: connections beyond the bound are closed on accept, and admitted again once others leave",
+  @Test(
+    "--max-connections: connections beyond the bound are closed on accept, and admitted again once others leave",
     arguments: Backend.available)
   func maxConnectionsBound(_ backend: Backend) async throws {
     let h = try Harness(backend)

@@ -10,9 +10,12 @@ import Testing
 /// These load the machine on purpose and time deadlines against it, so they run alone:
 /// `tools/test` runs them in a step of their own with `NETPOLL_LOAD_TESTS=1`; a plain `swift test`
 /// lists them as skipped.
-@Suite(.serialized, .enabled(if: loadTestsEnabled, "set NETPOLL_LOAD_TESTS=1 (tools/test does, in a step of its own)"))
+@Suite(
+  .serialized,
+  .enabled(if: loadTestsEnabled, "set NETPOLL_LOAD_TESTS=1 (tools/test does, in a step of its own)"))
 struct ReliabilityLoad {
-  @Test("2,000 concurrent echo connections all complete with zero errors, none stuck",
+  @Test(
+    "2,000 concurrent echo connections all complete with zero errors, none stuck",
     .enabled(if: raiseFileLimit(to: 4_500), "needs RLIMIT_NOFILE >= 4,500 (2,000 fds a side)"),
     arguments: Backend.available)
   func twoThousandConnections(_ backend: Backend) async throws {
@@ -33,7 +36,8 @@ struct ReliabilityLoad {
     #expect(unmatchedParks(trace) == [], "every park has its wake")
   }
 
-  @Test("500 idle connections with a 200 ms read deadline are all cut, while 64 busy ones are served",
+  @Test(
+    "500 idle connections with a 200 ms read deadline are all cut, while 64 busy ones are served",
     .enabled(if: raiseFileLimit(to: 2_000), "needs RLIMIT_NOFILE >= 2,000"),
     arguments: Backend.available)
   func idleCutWhileBusyServed(_ backend: Backend) async throws {
@@ -46,7 +50,8 @@ struct ReliabilityLoad {
       let serving = rt.spawn { await server.run() }
       // The busy clients start first and keep going until the idle ones have all been cut.
       let busy = rt.spawn {
-        await LoadGenerator(address: server.localAddress, connections: 64, requests: 150, size: 256).run(on: rt)
+        await LoadGenerator(address: server.localAddress, connections: 64, requests: 150, size: 256).run(
+          on: rt)
       }
       var idle: [TCPConnection] = []
       for _ in 0..<idleCount { idle.append(try await TCPConnection.connect(to: server.localAddress, on: rt)) }
@@ -76,7 +81,8 @@ struct ReliabilityLoad {
     let times = cutAfter.withLock { $0 }.sorted()
     #expect(times.count == idleCount)
     // Connecting all 500 took a while, so the first were cut before the last had connected.
-    #expect((times.last ?? .infinity) < 3_000, "the last idle connection was cut after \(times.last ?? -1) ms")
+    #expect(
+      (times.last ?? .infinity) < 3_000, "the last idle connection was cut after \(times.last ?? -1) ms")
     for line in busyCutDiagnosis(trace).prefix(3) { Issue.record("busy connection cut: \(line)") }
     let deadlineWakes = trace.of(.wake).filter { $0.d == TraceWakeReason.deadline.rawValue }
     #expect(Set(deadlineWakes.map(\.a)).count >= idleCount, "one deadline wake per idle server task")
@@ -111,7 +117,9 @@ func busyCutDiagnosis(_ trace: [TraceRecord]) -> [String] {
           default: x.a == fd
           }
         if mentions {
-          lines.append("seq \(x.seq) +\((Int64(x.ts) - Int64(trace[start].ts)) / 1000) us \(x.kind) ret \(x.ret) a \(x.a) b \(x.b) c \(x.c) d \(x.d)")
+          lines.append(
+            "seq \(x.seq) +\((Int64(x.ts) - Int64(trace[start].ts)) / 1000) us \(x.kind) ret \(x.ret) a \(x.a) b \(x.b) c \(x.c) d \(x.d)"
+          )
         }
       }
       let gaps = zip(polls.dropFirst(), polls).map { ($0 - $1) / 1_000_000 }
@@ -144,7 +152,9 @@ func unmatchedParks(_ trace: [TraceRecord]) -> [String] {
       if parked[r.a] != nil { problems.append("task \(r.a) parked twice (seq \(r.seq))") }
       parked[r.a] = r
     } else if let p = parked.removeValue(forKey: r.a) {
-      if p.b != r.b || p.c != r.c { problems.append("task \(r.a) woken for another fd or mode (seq \(r.seq))") }
+      if p.b != r.b || p.c != r.c {
+        problems.append("task \(r.a) woken for another fd or mode (seq \(r.seq))")
+      }
     } else {
       problems.append("wake without park: task \(r.a) seq \(r.seq)")
     }

@@ -17,7 +17,8 @@ import Testing
   /// Pairs `0..<writers` also get a writer parked on a full socket buffer.
   static let writers = 3
 
-  @Test("racing park, readiness, deadline, close and cancel: every parked task wakes exactly once",
+  @Test(
+    "racing park, readiness, deadline, close and cancel: every parked task wakes exactly once",
     arguments: Backend.available)
   func raceEverything(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -49,7 +50,8 @@ import Testing
     }
   }
 
-  @Test("a reader started while the previous one is still returning from its wake is never lost",
+  @Test(
+    "a reader started while the previous one is still returning from its wake is never lost",
     arguments: Backend.available)
   func restartAfterWake(_ backend: Backend) async throws {
     // A cancelled reader returns from its wake after its successor has parked: the first must
@@ -94,16 +96,20 @@ import Testing
         guard done.load(ordering: .acquiring) else {
           let waits = recorder.drainAll().waits(fd: server.fd).map(describe).joined(separator: "\n")
           Issue.record(
-            "iteration \(i): the second reader was never woken by the data (read semaphore: \(server.debugReadState)); park/wake on fd \(server.fd):\n\(waits)")
+            "iteration \(i): the second reader was never woken by the data (read semaphore: \(server.debugReadState)); park/wake on fd \(server.fd):\n\(waits)"
+          )
           break  // nothing can resume its task any more; stop before more leak
         }
         #expect(await watcher.value == [UInt8(truncatingIfNeeded: i)], "iteration \(i)")
       }
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
   }
 
-  @Test("a deadline reset racing the old deadline's timer leaves the new deadline in force",
+  @Test(
+    "a deadline reset racing the old deadline's timer leaves the new deadline in force",
     arguments: Backend.available)
   func deadlineResetRacesTimer(_ backend: Backend) async throws {
     let h = try Harness(backend)
@@ -125,7 +131,9 @@ import Testing
         }
       }
       #expect(spurious == 0)
-      server.close(); client.close(); listener.close()
+      server.close()
+      client.close()
+      listener.close()
     }
   }
 
@@ -136,7 +144,8 @@ import Testing
   }
 
   enum Outcome: Equatable, CustomStringConvertible {
-    case data, endOfStream, closed, deadline, cancelled, concurrent, other(String)
+    case data, endOfStream, closed, deadline, cancelled, concurrent
+    case other(String)
     var description: String {
       switch self {
       case .data: "data"
@@ -240,7 +249,9 @@ import Testing
       let deadline = nowMs() + 2000
       while nowMs() < deadline {
         let parkedOrDone = plans.indices.allSatisfy { i in
-          let s = plans[i].mode == .read ? servers[plans[i].pair].debugReadState : servers[plans[i].pair].debugWriteState
+          let s =
+            plans[i].mode == .read
+            ? servers[plans[i].pair].debugReadState : servers[plans[i].pair].debugWriteState
           return s == .parked || results.withLock { $0[i] != nil }
         }
         if parkedOrDone { break }
@@ -346,7 +357,8 @@ import Testing
     for r in records where r.kind == .park || r.kind == .wake {
       if r.kind == .park {
         if let p = open[r.a] {
-          Issue.record("round \(round): task \(r.a) parked on fd \(r.b) while still parked on fd \(p.b) (seq \(p.seq))")
+          Issue.record(
+            "round \(round): task \(r.a) parked on fd \(r.b) while still parked on fd \(p.b) (seq \(p.seq))")
         }
         open[r.a] = r
       } else {
@@ -364,17 +376,20 @@ import Testing
       }
     }
     for (task, p) in open {
-      Issue.record("round \(round): task \(task) parked on fd \(p.b) mode \(p.c) (seq \(p.seq)) and never woke")
+      Issue.record(
+        "round \(round): task \(task) parked on fd \(p.b) mode \(p.c) (seq \(p.seq)) and never woke")
     }
 
     for t in report.tasks {
-      let label = "round \(round) pair \(t.pair) \(t.mode == .read ? "reader" : "writer") fd \(t.fd) actions \(t.actions)"
+      let label =
+        "round \(round) pair \(t.pair) \(t.mode == .read ? "reader" : "writer") fd \(t.fd) actions \(t.actions)"
       guard let outcome = t.outcome else {
         Issue.record("\(label): never returned, even after close")
         continue
       }
       if t.mustFinish && !t.finishedBeforeFinalClose {
-        Issue.record("\(label): still waiting 2 s after its actions (outcome \(outcome) only after the final close)")
+        Issue.record(
+          "\(label): still waiting 2 s after its actions (outcome \(outcome) only after the final close)")
       }
       // The outcome must be explained by the round's actions.
       switch outcome {
@@ -417,7 +432,9 @@ import Testing
     let stale = records.of(.stale)
     for token in report.staleInjected {
       let seen = stale.contains { $0.a == Int64(token.fd) && $0.b == Int64(token.tag) }
-      if !seen { Issue.record("round \(round): injected event for old token \(token) was not recorded as stale") }
+      if !seen {
+        Issue.record("round \(round): injected event for old token \(token) was not recorded as stale")
+      }
     }
   }
 }

@@ -48,14 +48,18 @@ import Testing
     let path = Self.tempPath("kinds")
     defer { unlink(path) }
     let recorder = TraceRecorder()
-    let writer = try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "a \"quoted\"\tcmd")
+    let writer = try TraceWriter(
+      path: path, recorder: recorder, backend: "epoll", command: "a \"quoted\"\tcmd")
     recorder.record(TraceRecord(.epollCreate, ret: 5, a: -1, b: 0o2_000_000))
     recorder.record(TraceRecord(.epollCtl, ret: 0, a: 5, b: 1, c: 9, d: 0x8000_2005, e: 3))
     let items = [TraceRecord(.readyItem, a: 9, b: 3, c: 0x5), TraceRecord(.readyItem, a: 10, b: 4, c: 0x18)]
-    items.withUnsafeBufferPointer { recorder.record(TraceRecord(.epollWait, ret: 2, a: 5, b: 128, c: -1, d: 1234), items: $0) }
+    items.withUnsafeBufferPointer {
+      recorder.record(TraceRecord(.epollWait, ret: 2, a: 5, b: 128, c: -1, d: 1234), items: $0)
+    }
     recorder.record(TraceRecord(.read, ret: -1, errno: EAGAIN, a: 9, b: 4096))
     recorder.record(TraceRecord(.park, a: 1, b: 9, c: TraceMode.read.rawValue))
-    recorder.record(TraceRecord(.wake, a: 1, b: 9, c: TraceMode.read.rawValue, d: TraceWakeReason.deadline.rawValue))
+    recorder.record(
+      TraceRecord(.wake, a: 1, b: 9, c: TraceMode.read.rawValue, d: TraceWakeReason.deadline.rawValue))
     let v4 = TraceAddress.pack(family: AF_INET, port: 8080, bytes: (0x7f00_0001, 0))
     recorder.record(TraceRecord(.bind, ret: 0, a: 9, b: v4.0, c: v4.1, d: v4.2))
     let v6 = TraceAddress.pack(family: AF_INET6, port: 443, bytes: (0, 1))
@@ -82,7 +86,8 @@ import Testing
     #expect(lines[8]["addr"] as? String == "[::1]:443")
     #expect(lines[8]["errno"] as? String == "EINPROGRESS")
     #expect(lines[9]["errno"] as? String == "E4242", "an unknown errno is still a name, never a number")
-    #expect(lines.allSatisfy { $0["seq"] is Int && $0["ts"] is Int && $0["tid"] is Int && $0["ev"] is String })
+    #expect(
+      lines.allSatisfy { $0["seq"] is Int && $0["ts"] is Int && $0["tid"] is Int && $0["ev"] is String })
   }
 
   @Test("the trace file is created 0600, never over an existing file, never through a symlink")
@@ -97,7 +102,8 @@ import Testing
     #expect(throws: TraceFileError.self) {
       try TraceWriter(path: path, recorder: TraceRecorder(), backend: "epoll", command: "")
     }
-    try TraceWriter(path: path, recorder: TraceRecorder(), backend: "epoll", command: "", overwrite: true).finish()
+    try TraceWriter(path: path, recorder: TraceRecorder(), backend: "epoll", command: "", overwrite: true)
+      .finish()
 
     let link = Self.tempPath("link")
     defer { unlink(link) }
@@ -112,7 +118,8 @@ import Testing
   func unwritableFileCountsDrops() throws {
     // /dev/full accepts the open and fails every write with ENOSPC, like a full disk.
     let recorder = TraceRecorder()
-    let writer = try? TraceWriter(path: "/dev/full", recorder: recorder, backend: "epoll", command: "", overwrite: true)
+    let writer = try? TraceWriter(
+      path: "/dev/full", recorder: recorder, backend: "epoll", command: "", overwrite: true)
     #expect(writer == nil, "trace_start itself cannot be written: the open fails with a clear error")
   }
 }

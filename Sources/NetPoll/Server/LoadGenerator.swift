@@ -81,7 +81,8 @@ public struct LoadGenerator: Sendable {
         try await connection.write(UnsafeRawBufferPointer(rebasing: sent[0..<size]))
         var got = 0
         while got < size {
-          let n = try await connection.read(into: UnsafeMutableRawBufferPointer(rebasing: received[got..<size]))
+          let n = try await connection.read(
+            into: UnsafeMutableRawBufferPointer(rebasing: received[got..<size]))
           if n == 0 {
             report.errors.append("client \(id) request \(r): connection closed after \(got) of \(size) bytes")
             return report

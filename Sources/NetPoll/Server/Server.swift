@@ -74,7 +74,8 @@ public final class Server: Sendable {
           // and retry with a growing pause (as Go's net/http does), saying so once.
           backoffs.add(1, ordering: .relaxed)
           if !exhausted.exchange(true, ordering: .relaxed) {
-            Log.warning("accept: \(errno); backing off until fds are free (\(connectionCount) connections open)")
+            Log.warning(
+              "accept: \(errno); backing off until fds are free (\(connectionCount) connections open)")
           }
           backoff = backoff == .zero ? .milliseconds(5) : min(backoff * 2, Self.maxBackoff)
           await pauseAccepting(for: backoff)

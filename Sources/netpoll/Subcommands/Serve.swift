@@ -25,13 +25,16 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Close a connection idle for this many milliseconds (a read deadline).")
   var idleTimeoutMs: Int?
 
-  @Option(help: "Close a connection whose reply cannot be written for this many milliseconds (a write deadline).")
+  @Option(
+    help: "Close a connection whose reply cannot be written for this many milliseconds (a write deadline).")
   var writeTimeoutMs: Int?
 
   func validate() throws {
     guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
     if let idleTimeoutMs, idleTimeoutMs <= 0 { throw ValidationError("--idle-timeout-ms must be at least 1") }
-    if let writeTimeoutMs, writeTimeoutMs <= 0 { throw ValidationError("--write-timeout-ms must be at least 1") }
+    if let writeTimeoutMs, writeTimeoutMs <= 0 {
+      throw ValidationError("--write-timeout-ms must be at least 1")
+    }
   }
 
   func run() async throws {
@@ -41,7 +44,8 @@ struct Serve: AsyncParsableCommand {
     do {
       server = try Server(
         runtime: session.runtime, address: address, protocol: proto, maxConnections: maxConnections,
-        idleTimeout: idleTimeoutMs.map { .milliseconds($0) }, writeTimeout: writeTimeoutMs.map { .milliseconds($0) })
+        idleTimeout: idleTimeoutMs.map { .milliseconds($0) },
+        writeTimeout: writeTimeoutMs.map { .milliseconds($0) })
     } catch {
       session.finish()
       throw CleanExit.message("netpoll serve: \(listen): \(error)", failing: true)
