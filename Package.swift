@@ -26,15 +26,17 @@ let package = Package(
     .target(
       name: "NetPollAnalysis",
       dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
+    .target(name: "NetPollLiveReplay", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis"]),
     .executableTarget(
       name: "netpoll",
       dependencies: [
-        "NetPoll", "NetPollTrace", "NetPollAnalysis",
+        "NetPoll", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "netpoll-bench", dependencies: ["NetPoll", "NetPollTrace"], path: "Sources/NetPollBench"),
-    .testTarget(name: "NetPollTests", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis"]),
+    .testTarget(
+      name: "NetPollTests", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay"]),
     .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"]),
     .testTarget(
       name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"], exclude: ["Fixtures"]),

@@ -20,6 +20,12 @@ struct Diff: AsyncParsableCommand {
   @Flag(help: "Print Markdown tables.")
   var markdown = false
 
+  @Option(
+    name: .customLong("html"),
+    help: ArgumentHelp(
+      "Also write a self-contained HTML report with charts to this file.", valueName: "REPORT.html"))
+  var htmlPath: String?
+
   func validate() throws {
     if json && markdown { throw ValidationError("--json and --markdown exclude each other") }
   }
@@ -27,7 +33,14 @@ struct Diff: AsyncParsableCommand {
   func run() async throws {
     let diff: TraceDiff
     do {
-      diff = try TraceDiff.run(pathA: a, pathB: b)
+      if let htmlPath {
+        // The page and the printed figures come from one `TraceDiff`, so they cannot disagree.
+        let report = try HTMLReport.run(pathA: a, pathB: b)
+        try report.write(to: htmlPath)
+        diff = report.diff
+      } else {
+        diff = try TraceDiff.run(pathA: a, pathB: b)
+      }
     } catch {
       printToStandardError(error.description)
       throw ExitCode(2)
