@@ -214,7 +214,7 @@ struct JSONLineEncoder {
       field("fd", r.b)
     case .uringOverflow:
       field("count", r.a)
-      key("backlog")
+      key("held_back")
       raw(r.b != 0 ? "true" : "false")
     }
     // `ret` and `dur_ns` come last where the contract has them, then errno on failure.

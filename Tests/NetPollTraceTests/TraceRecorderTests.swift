@@ -123,3 +123,36 @@ import Testing
     #expect(writer == nil, "trace_start itself cannot be written: the open fails with a clear error")
   }
 }
+
+@Suite struct TraceFieldTypes {
+  @Test("a field name has one JSON type across every event kind (except trace_end's documented `events`)")
+  func oneTypePerField() throws {
+    let path = TraceRecorderTests.tempPath("types")
+    defer { unlink(path) }
+    let recorder = TraceRecorder()
+    let writer = try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "")
+    for kind in TraceEventKind.allCases where kind != .readyItem {
+      let items = [TraceRecord(.readyItem, a: 9, b: 3, c: 0x5)]
+      if kind == .epollWait {
+        items.withUnsafeBufferPointer { recorder.record(TraceRecord(kind, ret: 1), items: $0) }
+      } else {
+        recorder.record(TraceRecord(kind, ret: -1, errno: EAGAIN, a: 1, b: 1, c: 1, d: 1, e: 1))
+      }
+    }
+    writer.finish()
+    var types: [String: Set<String>] = [:]
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    for raw in text.split(separator: "\n") {
+      let line = try #require(JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any])
+      guard line["ev"] as? String != "trace_end" else { continue }
+      for (key, value) in line {
+        // Foundation on Linux reads booleans as NSNumber: tell them apart by the text.
+        let isBool = raw.contains("\"\(key)\":true") || raw.contains("\"\(key)\":false")
+        let type = value is String ? "string" : value is [Any] ? "array" : isBool ? "boolean" : "number"
+        types[key, default: []].insert(type)
+      }
+    }
+    let mixed = types.filter { $0.value.count > 1 }
+    #expect(mixed.isEmpty, "fields with several types: \(mixed)")
+  }
+}
