@@ -63,7 +63,7 @@ public struct LoadGenerator: Sendable {
     do {
       connection = try await TCPConnection.connect(to: address, on: runtime)
     } catch {
-      report.errors.append("client \(id): connect: \(error)")
+      report.errors.append("client \(id): \(error)")  // the error names the call
       return report
     }
     defer { connection.close() }
