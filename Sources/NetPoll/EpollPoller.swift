@@ -11,6 +11,7 @@ import Synchronization
 // @unchecked Sendable: `events` is touched only by the one polling thread.
 public final class EpollPoller: Poller, @unchecked Sendable {
   public let name = "epoll"
+  public let registrationCall = "epoll_ctl"
   static let maxEvents = 128
   private static let registration = UInt32(
     EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue)

@@ -19,31 +19,8 @@ extension NetPollRuntime {
   /// until the poller, a deadline, a close or a cancellation wakes it. Returns normally only for
   /// readiness: the caller retries its system call.
   func wait(_ pd: PollDescriptor, _ mode: IOMode) async throws(NetPollError) {
-    if let reason = pd.blockingReason(mode) { throw reason.error! }
-    // Consume a latched readiness, or commit to waiting.
-    while true {
-      let old = pd.load(mode)
-      if old == PollDescriptor.Semaphore.ready {
-        if pd.compareExchange(mode, expected: old, desired: PollDescriptor.Semaphore.empty) { return }
-      } else if old == PollDescriptor.Semaphore.empty {
-        if pd.compareExchange(mode, expected: old, desired: PollDescriptor.Semaphore.waiting) { break }
-      } else {
-        throw .concurrentWait
-      }
-    }
-    // A close or deadline that came before the commit found nothing to wake: look again now
-    // (these loads are ordered after the commit, so one side always sees the other).
-    if let reason = pd.blockingReason(mode) {
-      pd.exchange(mode, PollDescriptor.Semaphore.empty)
-      throw reason.error!
-    }
-    if Task.isCancelled {
-      pd.exchange(mode, PollDescriptor.Semaphore.empty)
-      throw .cancelled
-    }
-
-    // Task numbers exist for the trace; without one, skip the task-local lookup.
-    let waiter = Waiter(task: sys.recorder == nil ? 0 : currentTaskID())
+    guard try commitToWait(pd, mode, consumingLatch: true) else { return }
+    let waiter = makeWaiter()
     let fd = Int64(pd.fd.load(ordering: .relaxed))
     sys.recorder?.record(TraceRecord(.park, a: waiter.task, b: fd, c: mode.trace.rawValue))
     let reason: TraceWakeReason = await withTaskCancellationHandler {
@@ -80,6 +57,42 @@ extension NetPollRuntime {
         mode, expected: PollDescriptor.Semaphore.ready, desired: PollDescriptor.Semaphore.empty)
     }
     if let error = reason.error { throw error }
+  }
+
+  /// The prologue of every park (Go's `netpollblock` up to `gopark`): refuses to wait on a closing
+  /// or expired descriptor or in a cancelled task, refuses a second waiter, and moves the
+  /// semaphore to ``PollDescriptor/Semaphore/waiting``. Returns false, without committing, when
+  /// `consumingLatch` is set and a latched readiness was consumed instead (the caller retries its
+  /// call); completion mode, where nothing latches, overwrites a `ready` state.
+  func commitToWait(_ pd: PollDescriptor, _ mode: IOMode, consumingLatch: Bool) throws(NetPollError) -> Bool {
+    if let reason = pd.blockingReason(mode) { throw reason.error! }
+    while true {
+      let old = pd.load(mode)
+      if old == PollDescriptor.Semaphore.ready && consumingLatch {
+        if pd.compareExchange(mode, expected: old, desired: PollDescriptor.Semaphore.empty) { return false }
+      } else if old == PollDescriptor.Semaphore.empty || old == PollDescriptor.Semaphore.ready {
+        if pd.compareExchange(mode, expected: old, desired: PollDescriptor.Semaphore.waiting) { break }
+      } else {
+        throw .concurrentWait
+      }
+    }
+    // A close or deadline that came before the commit found nothing to wake: look again now
+    // (these loads are ordered after the commit, so one side always sees the other).
+    if let reason = pd.blockingReason(mode) {
+      pd.exchange(mode, PollDescriptor.Semaphore.empty)
+      throw reason.error!
+    }
+    if Task.isCancelled {
+      pd.exchange(mode, PollDescriptor.Semaphore.empty)
+      throw .cancelled
+    }
+    return true
+  }
+
+  /// A waiter for the current task. Task numbers exist for the trace; without a recorder the
+  /// task-local lookup is skipped.
+  func makeWaiter() -> Waiter {
+    Waiter(task: sys.recorder == nil ? 0 : currentTaskID())
   }
 
   /// Marks the descriptor closing and wakes both its waiters with reason "close" (Go's `pollEvict`).

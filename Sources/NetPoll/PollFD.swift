@@ -27,7 +27,7 @@ final class PollFD: Sendable {
       runtime.descriptors.remove(pd)
       runtime.descriptors.recycle(pd)
       try? runtime.sys.close(fd: fd)
-      throw .system(syscall: runtime.poller.name == "epoll" ? "epoll_ctl" : "io_uring_enter", errno: error)
+      throw .system(syscall: runtime.poller.registrationCall, errno: error)
     }
   }
 

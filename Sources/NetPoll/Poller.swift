@@ -64,6 +64,8 @@ public struct PollEvent: Sendable {
 public protocol Poller: AnyObject, Sendable {
   /// The `trace_start.backend` name ("epoll", "uring").
   var name: String { get }
+  /// The system call ``open(fd:token:)`` makes, to name it in an error ("epoll_ctl").
+  var registrationCall: String { get }
   /// Starts reporting readiness of `fd` in both directions, tagged with `token`.
   func open(fd: Int32, token: PollToken) throws(Errno)
   /// Stops reporting readiness of `fd`.

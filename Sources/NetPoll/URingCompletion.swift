@@ -82,27 +82,9 @@ struct URingCompletion: SocketIO {
   {
     let pd = handle.pd
     let runtime = handle.runtime
-    if let reason = pd.blockingReason(mode) { throw reason.error! }
-    while true {
-      let old = pd.load(mode)
-      // Nothing latches readiness in completion mode; an injected readiness means nothing here.
-      if old == PollDescriptor.Semaphore.empty || old == PollDescriptor.Semaphore.ready {
-        if pd.compareExchange(mode, expected: old, desired: PollDescriptor.Semaphore.waiting) { break }
-      } else {
-        throw .concurrentWait
-      }
-    }
-    // As in readiness mode: a close or deadline that came before the commit found no waiter.
-    if let reason = pd.blockingReason(mode) {
-      pd.exchange(mode, PollDescriptor.Semaphore.empty)
-      throw reason.error!
-    }
-    if Task.isCancelled {
-      pd.exchange(mode, PollDescriptor.Semaphore.empty)
-      throw .cancelled
-    }
-
-    let waiter = Waiter(task: runtime.currentTaskID())
+    // Nothing latches readiness in completion mode; an injected readiness means nothing here.
+    _ = try runtime.commitToWait(pd, mode, consumingLatch: false)
+    let waiter = runtime.makeWaiter()
     let op = CompletionOp(waiter: waiter, pd: pd, mode: mode, fd: handle.fd, kind: kind)
     // In the table before the waiter is published, so an interrupter that takes the waiter
     // always finds its operation.

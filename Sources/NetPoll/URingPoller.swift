@@ -47,6 +47,7 @@ import Synchronization
 ///   which then reports no readiness at all.
 public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ: poll thread only
   public let name: String
+  public let registrationCall = "io_uring_enter"
   /// Readiness (multishot POLL_ADD per fd) or completion (operations on the ring).
   public let mode: Mode
   /// CQEs reaped per poll, as epoll's `maxevents`.
