@@ -1,5 +1,9 @@
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// An fd registered with the runtime's poller, with Go's `poll.FD` reference counting: every
 /// operation holds a reference, close marks the fd closing and wakes its waiters, and whoever
 /// drops the last reference deregisters it (epoll `DEL`) and only then closes it, so an fd
@@ -69,23 +73,71 @@ final class PollFD: Sendable {
   }
 
   /// Runs `call` until it stops failing with EAGAIN, parking on `mode` in between.
-  func perform<T>(_ mode: IOMode, _ syscall: String, _ call: () throws(Errno) -> T)
-    async throws(NetPollError) -> T
-  {
+  ///
+  /// `drained`, when given, says whether a result proves the fd had nothing more to give in
+  /// `mode` at that moment (a short read or write). It turns on the level check below.
+  func perform<T>(
+    _ mode: IOMode, _ syscall: String, drained: ((T) -> Bool)? = nil, _ call: () throws(Errno) -> T
+  ) async throws(NetPollError) -> T {
     try acquire()
     defer { release() }
+    var levelChecked = false
     while true {
       do {
         let result = try call()
+        if let drained { setUnconfirmed(mode, !drained(result)) }
         // A task whose calls never wait must still let the others (and the poller) run.
         if runtime.scheduler.shouldYield() { await Task.yield() }
         return result
       } catch .wouldBlock {
+        // Edge-triggered readiness is reported once per change. An EAGAIN that comes while the
+        // fd last looked undrained (a wake, a full read or write) may be false (an injected
+        // fault, a spurious kernel answer) with data still queued: no new edge would come and
+        // the task would sleep forever. Ask the kernel for the level with poll(2) and a zero
+        // timeout before parking; at most once between two waits, so that a kernel that keeps
+        // lying cannot make us spin. On the usual path (a wake, a short read, EAGAIN) no check
+        // is made.
+        if drained != nil, !levelChecked, isUnconfirmed(mode) {
+          levelChecked = true
+          let ready = levelReady(mode)
+          setUnconfirmed(mode, ready)
+          if ready { continue }
+        }
         try await runtime.wait(pd, mode)
+        if drained != nil { setUnconfirmed(mode, true) }
+        levelChecked = false
       } catch {
         throw .system(syscall: syscall, errno: error)
       }
     }
+  }
+
+  /// Per direction (bit 0 read, bit 1 write): the last thing seen of the fd (a wake, a full read
+  /// or write, a level check) did not show it drained. Only a hint, read and written by the fd's
+  /// current user; a race costs at most one extra or one missing level check.
+  private let unconfirmed = Atomic<UInt8>(0)
+
+  private func isUnconfirmed(_ mode: IOMode) -> Bool {
+    unconfirmed.load(ordering: .relaxed) & bit(mode) != 0
+  }
+
+  private func setUnconfirmed(_ mode: IOMode, _ value: Bool) {
+    guard isUnconfirmed(mode) != value else { return }
+    if value {
+      unconfirmed.bitwiseOr(bit(mode), ordering: .relaxed)
+    } else {
+      unconfirmed.bitwiseAnd(~bit(mode), ordering: .relaxed)
+    }
+  }
+
+  private func bit(_ mode: IOMode) -> UInt8 { mode == .read ? 1 : 2 }
+
+  /// Whether the fd is ready in `mode` right now, by poll(2) with a zero timeout. A failed poll
+  /// counts as not ready: the task then parks as it would have without the check.
+  private func levelReady(_ mode: IOMode) -> Bool {
+    let wanted: Int16 = mode == .read ? Int16(POLLIN) : Int16(POLLOUT)
+    guard let revents = try? runtime.sys.pollNow(fd: fd, events: wanted) else { return false }
+    return revents & (wanted | Int16(POLLERR | POLLHUP)) != 0
   }
 
   /// Runs `call` once, holding a reference (for calls that cannot block).

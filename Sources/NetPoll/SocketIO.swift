@@ -44,13 +44,20 @@ struct ReadinessSocketIO: SocketIO {
   func read(_ handle: PollFD, into buffer: UnsafeMutableRawBufferPointer) async throws(NetPollError) -> Int {
     let sys = handle.runtime.sys
     let fd = handle.fd
-    return try await handle.perform(.read, "read") { () throws(Errno) in try sys.read(fd: fd, into: buffer) }
+    let count = buffer.count
+    let short: (Int) -> Bool = { $0 < count }  // nothing left to read: the next data brings an edge
+    return try await handle.perform(.read, "read", drained: short) { () throws(Errno) in
+      try sys.read(fd: fd, into: buffer)
+    }
   }
 
   func write(_ handle: PollFD, from buffer: UnsafeRawBufferPointer) async throws(NetPollError) -> Int {
     let sys = handle.runtime.sys
     let fd = handle.fd
-    return try await handle.perform(.write, "write") { () throws(Errno) in try sys.write(fd: fd, from: buffer)
+    let count = buffer.count
+    let short: (Int) -> Bool = { $0 < count }  // no room left: freed room brings an edge
+    return try await handle.perform(.write, "write", drained: short) { () throws(Errno) in
+      try sys.write(fd: fd, from: buffer)
     }
   }
 

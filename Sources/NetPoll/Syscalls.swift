@@ -200,6 +200,22 @@ public struct Syscalls: Sendable {
     }
   }
 
+  /// poll(2) on one fd with a zero timeout: the fd's readiness right now (level-triggered), as
+  /// the `revents` mask. Retries EINTR.
+  func pollNow(fd: Int32, events: Int16) throws(Errno) -> Int16 {
+    while true {
+      var entry = pollfd(fd: fd, events: events, revents: 0)
+      let r = Int(Glibc.poll(&entry, 1, 0))
+      let err: Int32 = r < 0 ? Glibc.errno : 0
+      recorder?.record(
+        TraceRecord(
+          .poll, ret: Int64(r), errno: err, a: Int64(fd), b: Int64(UInt16(bitPattern: events)),
+          c: Int64(UInt16(bitPattern: entry.revents))))
+      if r >= 0 { return entry.revents }
+      if err != EINTR { throw Errno(err) }
+    }
+  }
+
   /// shutdown(2); `how` is SHUT_RD, SHUT_WR or SHUT_RDWR.
   func shutdown(fd: Int32, how: Int32) throws(Errno) {
     _ = try traced(.shutdown, retryOnInterrupt: false, a: Int64(fd), b: Int64(how)) {

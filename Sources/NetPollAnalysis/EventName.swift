@@ -19,6 +19,7 @@ enum EventName: UInt8, CaseIterable {
   case getsockname
   case read
   case write
+  case poll
   case shutdown
   case close
   case eventfd
@@ -50,6 +51,7 @@ enum EventName: UInt8, CaseIterable {
     case .getsockname: "getsockname"
     case .read: "read"
     case .write: "write"
+    case .poll: "poll"
     case .shutdown: "shutdown"
     case .close: "close"
     case .eventfd: "eventfd"
@@ -69,6 +71,7 @@ enum EventName: UInt8, CaseIterable {
       if p[0] == 0x77 && p[1] == 0x61 && p[2] == 0x6b && p[3] == 0x65 { return .wake }
       if p[0] == 0x62 && p[1] == 0x69 && p[2] == 0x6e && p[3] == 0x64 { return .bind }
       if p[0] == 0x72 && p[1] == 0x65 && p[2] == 0x61 && p[3] == 0x64 { return .read }
+      if p[0] == 0x70 && p[1] == 0x6f && p[2] == 0x6c && p[3] == 0x6c { return .poll }
     case 5:
       if p[0] == 0x73 && p[1] == 0x74 && p[2] == 0x61 && p[3] == 0x6c && p[4] == 0x65 { return .stale }
       if p[0] == 0x77 && p[1] == 0x72 && p[2] == 0x69 && p[3] == 0x74 && p[4] == 0x65 { return .write }

@@ -32,6 +32,7 @@ enum FieldKey: UInt8, CaseIterable {
   case reason
   case res
   case ret
+  case revents
   case ringFd
   case seq
   case tag
@@ -81,6 +82,7 @@ enum FieldKey: UInt8, CaseIterable {
     case .reason: "reason"
     case .res: "res"
     case .ret: "ret"
+    case .revents: "revents"
     case .ringFd: "ring_fd"
     case .seq: "seq"
     case .tag: "tag"
@@ -144,6 +146,11 @@ enum FieldKey: UInt8, CaseIterable {
         return .reason
       }
     case 7:
+      if p[0] == 0x72 && p[1] == 0x65 && p[2] == 0x76 && p[3] == 0x65 && p[4] == 0x6e && p[5] == 0x74
+        && p[6] == 0x73
+      {
+        return .revents
+      }
       if p[0] == 0x62 && p[1] == 0x61 && p[2] == 0x63 && p[3] == 0x6b && p[4] == 0x65 && p[5] == 0x6e
         && p[6] == 0x64
       {

@@ -114,8 +114,8 @@ public struct TraceHeader: Sendable, Equatable {
 
 /// A system call the recorder logs, named as strace names it (`ev` for the socket calls).
 public enum Syscall: String, Sendable, CaseIterable, Comparable {
-  case socket, setsockopt, bind, listen, accept, connect, getsockopt, getsockname, read, write, shutdown,
-    close
+  case socket, setsockopt, bind, listen, accept, connect, getsockopt, getsockname, read, write, poll,
+    shutdown, close
   case eventfd
   case epollCreate = "epoll_create"
   case epollCtl = "epoll_ctl"

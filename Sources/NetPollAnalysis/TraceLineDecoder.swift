@@ -85,6 +85,11 @@ struct TraceLineDecoder {
           message: "wake: 'reason' must be ready, deadline, close or cancel, found \"\(reasonText)\"")
       }
       return .wake(task: try int(.task, in: s), fd: try int(.fd, in: s), mode: try mode(), reason: reason)
+    case .poll:
+      try stringArray(.events, in: s)
+      try stringArray(.revents, in: s)
+      return .socketCall(
+        SocketCall(syscall: .poll, fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: 0))
     case .accept, .close, .eventfd:
       return .socketCall(
         SocketCall(syscall: Syscall(name), fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: 0))
@@ -400,6 +405,7 @@ extension Syscall {
     case .getsockname: self = .getsockname
     case .read: self = .read
     case .write: self = .write
+    case .poll: self = .poll
     case .shutdown: self = .shutdown
     case .close: self = .close
     case .eventfd: self = .eventfd

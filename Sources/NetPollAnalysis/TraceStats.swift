@@ -214,14 +214,15 @@ extension Syscall {
     case .getsockname: 7
     case .read: 8
     case .write: 9
-    case .shutdown: 10
-    case .close: 11
-    case .eventfd: 12
-    case .epollCreate: 13
-    case .epollCtl: 14
-    case .epollWait: 15
-    case .ioUringSetup: 16
-    case .ioUringEnter: 17
+    case .poll: 10
+    case .shutdown: 11
+    case .close: 12
+    case .eventfd: 13
+    case .epollCreate: 14
+    case .epollCtl: 15
+    case .epollWait: 16
+    case .ioUringSetup: 17
+    case .ioUringEnter: 18
     }
   }
 }
@@ -237,7 +238,7 @@ extension TraceEvent {
     ]
   static var kindCount: Int { kindNames.count }
   /// The index of `trace_start`, the first kind that is not a system call.
-  private static let firstRuntimeKind = 18
+  private static let firstRuntimeKind = Syscall.allCases.count
 
   /// The index of the event's kind in `kindNames`, -1 for an unknown event.
   var kindIndex: Int {

@@ -4,6 +4,10 @@ enum FlagNames {
     (0x001, "EPOLLIN"), (0x002, "EPOLLPRI"), (0x004, "EPOLLOUT"), (0x008, "EPOLLERR"),
     (0x010, "EPOLLHUP"), (0x2000, "EPOLLRDHUP"), (1 << 30, "EPOLLONESHOT"), (1 << 31, "EPOLLET"),
   ]
+  static let pollEvents: [(Int64, String)] = [
+    (0x001, "POLLIN"), (0x002, "POLLPRI"), (0x004, "POLLOUT"), (0x008, "POLLERR"), (0x010, "POLLHUP"),
+    (0x020, "POLLNVAL"), (0x2000, "POLLRDHUP"),
+  ]
   static let epollCreateFlags: [(Int64, String)] = [(0o2_000_000, "EPOLL_CLOEXEC")]
   static let epollOps: [Int64: String] = [1: "ADD", 2: "DEL", 3: "MOD"]
   static let domains: [Int64: String] = [1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6"]

@@ -179,6 +179,12 @@ struct JSONLineEncoder {
     case .read, .write:
       field("fd", r.a)
       field("len", r.b)
+    case .poll:
+      field("fd", r.a)
+      key("events")
+      names(r.b, FlagNames.pollEvents)
+      key("revents")
+      names(r.c, FlagNames.pollEvents)
     case .shutdown:
       field("fd", r.a)
       key("how")

@@ -41,6 +41,8 @@ public enum TraceEventKind: UInt8, Sendable, CaseIterable {
   case read
   /// `a` fd, `b` bytes offered, `ret` bytes written.
   case write
+  /// `a` fd, `b` events asked for (POLL*), `c` revents, `ret` (1 when revents is not empty).
+  case poll
   /// `a` fd, `b` how (SHUT_*), `ret`.
   case shutdown
   /// `a` fd, `ret`.
@@ -80,6 +82,7 @@ public enum TraceEventKind: UInt8, Sendable, CaseIterable {
     case .getsockname: "getsockname"
     case .read: "read"
     case .write: "write"
+    case .poll: "poll"
     case .shutdown: "shutdown"
     case .close: "close"
     case .eventfd: "eventfd"

@@ -121,15 +121,26 @@ public final class TraceWriter: Sendable {
     return true
   }
 
+  /// Writes all of `buf`, retrying EINTR, and EAGAIN for up to 5 s without progress (a file
+  /// does not say EAGAIN, but a pipe or socket given as the trace may, and an injected fault
+  /// does: giving up there would lose the trace for nothing).
   private func writeAll(_ buf: UnsafeRawBufferPointer) -> Bool {
     var off = 0
+    var stalledMs = 0
     while off < buf.count {
       let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
       if n < 0 {
-        if Glibc.errno == EINTR { continue }
+        let e = Glibc.errno
+        if e == EINTR { continue }
+        if e == EAGAIN && stalledMs < 5000 {
+          usleep(1000)
+          stalledMs += 1
+          continue
+        }
         return false
       }
       off += n
+      stalledMs = 0
     }
     return true
   }

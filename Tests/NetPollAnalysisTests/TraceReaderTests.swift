@@ -101,6 +101,10 @@ struct TraceReaderTests {
         #"{"seq":1,"ts":5,"tid":1,"ev":"wake","task":2,"fd":7,"mode":"r","reason":"sleepy"}"#,
         "wake: 'reason' must be ready, deadline, close or cancel, found \"sleepy\""
       ),
+      (
+        #"{"seq":1,"ts":5,"tid":1,"ev":"poll","fd":7,"events":["POLLIN"],"ret":0}"#,
+        "poll: missing required field 'revents'"
+      ),
       (#"[1,2,3]"#, "invalid JSON at column 1: expected a JSON object"),
       (
         #"{"seq":1,"ts":5,"tid":1,"ev":"close","fd":7,"ret":0"#,

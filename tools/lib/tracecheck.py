@@ -53,6 +53,7 @@ SCHEMA = {
     "getsockopt": {"fd": INT, "opt": STR, "ret": INT, "value": INT},
     "read": {"fd": INT, "len": INT, "ret": INT},
     "write": {"fd": INT, "len": INT, "ret": INT},
+    "poll": {"fd": INT, "events": LIST, "revents": LIST, "ret": INT},
     "shutdown": {"fd": INT, "how": STR, "ret": INT},
     "close": {"fd": INT, "ret": INT},
     "eventfd": {"fd": INT, "ret": INT},

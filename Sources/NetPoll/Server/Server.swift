@@ -102,7 +102,8 @@ public final class Server: Sendable {
           continue
         }
         group.addTask { [self] in
-          await runtime.spawn { [self] in await serve(connection) }.result
+          // Awaited so that the group (and run()) ends only when every connection has.
+          await runtime.spawn { [self] in await serve(connection) }.value
         }
       }
     }
