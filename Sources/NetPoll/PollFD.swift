@@ -74,10 +74,11 @@ final class PollFD: Sendable {
 
   /// Runs `call` until it stops failing with EAGAIN, parking on `mode` in between.
   ///
-  /// `drained`, when given, says whether a result proves the fd had nothing more to give in
-  /// `mode` at that moment (a short read or write). It turns on the level check below.
+  /// `mayStayReady`, when given, turns on the level check below and says whether a result can
+  /// leave the fd ready with no edge to come (a write that took everything: the buffer never
+  /// filled, so no "writable again" edge will follow).
   func perform<T>(
-    _ mode: IOMode, _ syscall: String, drained: ((T) -> Bool)? = nil, _ call: () throws(Errno) -> T
+    _ mode: IOMode, _ syscall: String, mayStayReady: ((T) -> Bool)? = nil, _ call: () throws(Errno) -> T
   ) async throws(NetPollError) -> T {
     try acquire()
     defer { release() }
@@ -85,26 +86,25 @@ final class PollFD: Sendable {
     while true {
       do {
         let result = try call()
-        if let drained { setUnconfirmed(mode, !drained(result)) }
+        if let mayStayReady { setUnconfirmed(mode, mayStayReady(result)) }
         // A task whose calls never wait must still let the others (and the poller) run.
         if runtime.scheduler.shouldYield() { await Task.yield() }
         return result
       } catch .wouldBlock {
         // Edge-triggered readiness is reported once per change. An EAGAIN that comes while the
-        // fd last looked undrained (a wake, a full read or write) may be false (an injected
-        // fault, a spurious kernel answer) with data still queued: no new edge would come and
-        // the task would sleep forever. Ask the kernel for the level with poll(2) and a zero
-        // timeout before parking; at most once between two waits, so that a kernel that keeps
-        // lying cannot make us spin. On the usual path (a wake, a short read, EAGAIN) no check
-        // is made.
-        if drained != nil, !levelChecked, isUnconfirmed(mode) {
+        // fd should be ready (right after a wake, or after a write that took everything) may be
+        // false (an injected fault, a spurious kernel answer): parked, the task would wait for
+        // an edge that never comes. Ask the kernel for the level with poll(2) and a zero
+        // timeout first; at most once between two waits, so a kernel that keeps lying cannot
+        // make us spin. The usual path (a wake, a read, a write, EAGAIN) makes no check.
+        if mayStayReady != nil, !levelChecked, isUnconfirmed(mode) {
           levelChecked = true
           let ready = levelReady(mode)
           setUnconfirmed(mode, ready)
           if ready { continue }
         }
         try await runtime.wait(pd, mode)
-        if drained != nil { setUnconfirmed(mode, true) }
+        if mayStayReady != nil { setUnconfirmed(mode, true) }
         levelChecked = false
       } catch {
         throw .system(syscall: syscall, errno: error)
@@ -112,9 +112,9 @@ final class PollFD: Sendable {
     }
   }
 
-  /// Per direction (bit 0 read, bit 1 write): the last thing seen of the fd (a wake, a full read
-  /// or write, a level check) did not show it drained. Only a hint, read and written by the fd's
-  /// current user; a race costs at most one extra or one missing level check.
+  /// Per direction (bit 0 read, bit 1 write): the fd should be ready now — a wait just returned,
+  /// a level check said so, or a write took everything. Only a hint, read and written by the
+  /// fd's current user; a race costs at most one extra or one missing level check.
   private let unconfirmed = Atomic<UInt8>(0)
 
   private func isUnconfirmed(_ mode: IOMode) -> Bool {

@@ -44,9 +44,11 @@ struct ReadinessSocketIO: SocketIO {
   func read(_ handle: PollFD, into buffer: UnsafeMutableRawBufferPointer) async throws(NetPollError) -> Int {
     let sys = handle.runtime.sys
     let fd = handle.fd
-    let count = buffer.count
-    let short: (Int) -> Bool = { $0 < count }  // nothing left to read: the next data brings an edge
-    return try await handle.perform(.read, "read", drained: short) { () throws(Errno) in
+    // Any read that returns ends the doubt a wake left. A read that filled the buffer may leave
+    // data queued, but checking after it would cost a poll(2) per message to every reader of
+    // exact-size messages (the next read finds that data anyway, unless its EAGAIN is false).
+    let never: (Int) -> Bool = { _ in false }
+    return try await handle.perform(.read, "read", mayStayReady: never) { () throws(Errno) in
       try sys.read(fd: fd, into: buffer)
     }
   }
@@ -55,8 +57,10 @@ struct ReadinessSocketIO: SocketIO {
     let sys = handle.runtime.sys
     let fd = handle.fd
     let count = buffer.count
-    let short: (Int) -> Bool = { $0 < count }  // no room left: freed room brings an edge
-    return try await handle.perform(.write, "write", drained: short) { () throws(Errno) in
+    // A write that took everything never filled the buffer: no "writable" edge will follow it.
+    // Checking there is cheap, since a write rarely meets EAGAIN.
+    let tookAll: (Int) -> Bool = { $0 == count }
+    return try await handle.perform(.write, "write", mayStayReady: tookAll) { () throws(Errno) in
       try sys.write(fd: fd, from: buffer)
     }
   }
