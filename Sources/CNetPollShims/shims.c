@@ -10,10 +10,10 @@ int32_t netpoll_cached_tid(void) {
   return cached_tid;
 }
 
-static __thread int is_worker;
+static __thread const void *worker_owner;
 
-int netpoll_is_worker(void) { return is_worker; }
-void netpoll_set_worker(int value) { is_worker = value; }
+const void *netpoll_worker_owner(void) { return worker_owner; }
+void netpoll_set_worker_owner(const void *owner) { worker_owner = owner; }
 
 #include <pthread.h>
 

@@ -15,8 +15,9 @@ import Synchronization
 /// - A worker that finds the queue empty becomes the poller if the role is free and blocks in
 ///   ``Poller/poll(delay:into:)`` until the next deadline; the others sleep on a condition variable.
 /// - New work wakes a sleeping worker; when none sleeps and the poller is blocked, it breaks the
-///   poll (``Poller/wakeup()``), unless the job came from a worker, which will run it next.
-///   Resuming a parked task therefore costs no system call when a worker is already awake.
+///   poll (``Poller/wakeup()``), unless the job came from one of this scheduler's workers, which
+///   will run it next. Resuming a parked task therefore costs no system call when a worker is
+///   already awake.
 ///
 /// - A task whose calls never have to wait would otherwise keep its worker forever (Swift cannot
 ///   preempt it, as Go's sysmon does): after ``fairnessBatch`` operations in one job it yields
@@ -70,7 +71,7 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {
 
   func enqueue(_ job: consuming ExecutorJob) {
     let job = UnownedJob(job)
-    let fromWorker = netpoll_is_worker() != 0
+    let fromWorker = onOwnWorker
     let (signal, breakPoll) = state.withLock { s, _ -> (Bool, Bool) in
       s.pointee.queue.append(job)
       if s.pointee.sleepers > s.pointee.signalled {
@@ -88,7 +89,7 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {
   }
 
   private func work() {
-    netpoll_set_worker(1)
+    netpoll_set_worker_owner(identity)
     var ticks = 0
     while true {
       enum Next {
@@ -163,10 +164,19 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {
     }
   }
 
+  /// This scheduler, as its workers' thread-local owner value.
+  private var identity: UnsafeRawPointer { UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+  /// Whether the calling thread is one of this scheduler's workers. Not any runtime's: a job that
+  /// a worker of another runtime enqueues here (a task hopping back to this runtime after
+  /// `await other.run { ... }`, or spawned here from there) must break this runtime's blocked
+  /// poll, since none of this runtime's workers will look at the queue until the kernel returns.
+  private var onOwnWorker: Bool { netpoll_worker_owner() == identity }
+
   /// Whether the job running on this worker has done a batch of operations without waiting and
   /// should let the others run.
   func shouldYield() -> Bool {
-    guard netpoll_is_worker() != 0, netpoll_job_ops_increment() >= Self.fairnessBatch else { return false }
+    guard onOwnWorker, netpoll_job_ops_increment() >= Self.fairnessBatch else { return false }
     return state.withLock { s, _ in !s.pointee.queue.isEmpty }
       || netpoll_monotonic_ns() &- lastPoll.load(ordering: .relaxed) > 1_000_000
   }

@@ -18,8 +18,9 @@ import Synchronization
 /// - **Submission.** SQEs are prepared under ``submission`` from any thread and go to the kernel
 ///   with the next poll's enter. When a poll is blocked in the kernel, the thread that queued the
 ///   SQE submits it itself (one enter), so an `open` takes effect at once.
-/// - **Break.** ``wakeup()`` queues a `NOP`; its completion ends a blocking wait. Wake-ups fold
-///   until the NOP's CQE is reaped, and cost a system call only when a poll is blocked right now.
+/// - **Break.** ``wakeup()`` queues a `NOP`; its completion ends a blocking wait, and a poll that
+///   reaps it before waiting does not wait. Wake-ups fold until the NOP's CQE is reaped, and cost
+///   a system call only when a poll is blocked right now.
 ///   One that arrives while a poll is running but not yet blocked costs nothing: that poll simply
 ///   does not block (in completion mode the poll itself resumes tasks, whose enqueueing would
 ///   otherwise break the very poll that is returning).
@@ -96,6 +97,7 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     /// A ``poll(delay:into:)`` is running; until it blocks (``pollerInKernel``) a wake-up needs no
     /// NOP: it is noted in ``wakeRequested`` and the poll does not block.
     var inPoll = false
+    /// The running poll must not block: a wake-up came while it ran, or it reaped the NOP.
     var wakeRequested = false
     /// SQEs prepared that no enter has claimed yet (``claim(_:)``).
     var unclaimed: UInt32 = 0
@@ -241,7 +243,7 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
       let token = PollToken(userData: cqe.user_data)
       sys.recordCQE(cqe, fd: token.fd)
       if token.tag == 0 {
-        if cqe.user_data == Self.wakeupUserData { submission.withLock { $0.wakeupQueued = false } }
+        if cqe.user_data == Self.wakeupUserData { submission.withLock { wakeupCompleted(&$0) } }
         continue
       }
       var readable = false
@@ -279,7 +281,7 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
         let token = PollToken(userData: cqe.user_data)
         if token.tag == 0 {
           sys.recordCQE(cqe, fd: token.fd)
-          if cqe.user_data == Self.wakeupUserData { s.wakeupQueued = false }
+          if cqe.user_data == Self.wakeupUserData { wakeupCompleted(&s) }
           continue  // a wake-up NOP, or a cancel's own completion
         }
         let op = s.ops.lookup(cqe.user_data)
@@ -290,6 +292,16 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     for (op, reason) in ready { op.resume(reason, sys: sys) }
     countOverflow()
     return ready.count
+  }
+
+  /// The wake-up NOP's CQE was reaped: the next wake-up needs a new NOP, and the running poll must
+  /// not block. The CQE can outlive the poll it was queued for (a poll that reaped a full batch
+  /// leaves it in the CQ; another thread's enter can submit it before the next poll starts), and a
+  /// wake-up folded into it meanwhile relies on it, so, as epoll's level-triggered eventfd does,
+  /// it ends the wait of whichever poll reaps it. At worst one poll returns empty.
+  private func wakeupCompleted(_ s: inout Submission) {
+    s.wakeupQueued = false
+    s.wakeRequested = true
   }
 
   /// Records completions the kernel dropped for a full CQ since the last look.

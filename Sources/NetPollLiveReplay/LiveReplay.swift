@@ -95,7 +95,11 @@ public enum LiveReplay {
         clientRuntime.shutdown()
         throw error
       }
-      let serving = Task { await serverRuntime.run { await server.run() } }
+      // Spawned on the server's own workers. `Task { await serverRuntime.run { ... } }` ran its
+      // first step on Swift's global pool, one thread per core, which a busy process (the test
+      // suite) fills: the server then started accepting 15-24 s late, after every client had
+      // given up waiting for its first response (10 s), which looked like a uring stall.
+      let serving = serverRuntime.spawn { await server.run() }
       let driver = ClientDriver(
         workload: original, address: server.localAddress, proto: proto, speed: options.speed,
         runtime: clientRuntime)

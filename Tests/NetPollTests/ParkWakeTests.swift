@@ -93,6 +93,35 @@ import Testing
     let waits = trace.waits(fd: listenFD.value!)
     #expect(waits.map(\.kind) == [.park, .wake])
   }
+
+  @Test(
+    "a task hopping between two runtimes wakes the blocked poller of the one it goes to",
+    arguments: Backend.available)
+  func hopWakesOtherRuntime(_ backend: Backend) async throws {
+    // One worker each, idle, so each blocks in the kernel while the task is on the other. An
+    // armed read deadline bounds each block (3 s there, 6 s here): a lost wake-up shows as a slow
+    // round trip instead of a hang.
+    let here = try NetPollRuntime(backend: backend, workers: 1)
+    let there = try NetPollRuntime(backend: backend, workers: 1)
+    let (hereServer, hereClient, hereListener) = try await Harness.pair(here)
+    let (thereServer, thereClient, thereListener) = try await Harness.pair(there)
+    defer {
+      for c in [hereServer, hereClient, thereServer, thereClient] { c.close() }
+      hereListener.close()
+      thereListener.close()
+      here.shutdown()
+      there.shutdown()
+    }
+    hereServer.setReadDeadline(after: .seconds(6))
+    thereServer.setReadDeadline(after: .seconds(3))
+    try await Task.sleep(for: .milliseconds(50))  // both workers settle into a blocking poll
+    let start = nowMs()
+    await here.run {
+      await there.run {}  // enqueued there by here's worker, then back here by there's
+    }
+    let elapsed = nowMs() - start
+    #expect(elapsed < 1000, "the round trip took \(elapsed) ms")
+  }
 }
 
 /// A value set inside a test's runtime closure and read after it.

@@ -114,6 +114,42 @@ import Testing
     #expect(trace.filter { $0.kind == .uringEnter }.count == 1, "only the poll's own enter")
   }
 
+  @Test(
+    "a wake-up folded into a NOP whose completion is already in the CQ still stops the next poll blocking")
+  func foldedWakeupAfterCompletedNOP() throws {
+    let rig = try Rig()
+    defer { rig.poller.shutdown() }
+    let perPoll = 128  // the most CQEs one poll reaps (the Poller contract's cap)
+    let pairs = (0..<perPoll).map { _ in Self.socketPair() }
+    defer {
+      for (a, b) in pairs {
+        Glibc.close(a)
+        Glibc.close(b)
+      }
+    }
+    for (i, (a, _)) in pairs.enumerated() {
+      try rig.poller.open(fd: a, token: PollToken(fd: a, tag: UInt32(i + 1)))
+    }
+    var events: [PollEvent] = []
+    repeat {  // arms them and reaps their first (writable) reports
+      events.removeAll()
+      try rig.poller.poll(delay: .nonBlocking, into: &events)
+    } while !events.isEmpty
+    for (_, b) in pairs { Self.send(b) }  // a full poll's worth of edges waits in the CQ
+    rig.poller.wakeup()  // no poll is running: a NOP is queued
+    events.removeAll()
+    // Reaps the edges, then submits the NOP; with no room left its completion stays in the CQ.
+    try rig.poller.poll(delay: .nonBlocking, into: &events)
+    #expect(events.count == perPoll)
+    rig.poller.wakeup()  // folds into that NOP
+    events.removeAll()
+    let start = nowMs()
+    try rig.poller.poll(delay: .nanoseconds(2_000_000_000), into: &events)
+    let elapsed = nowMs() - start
+    #expect(elapsed < 1000, "the poll after a wake-up blocked for \(elapsed) ms")
+    #expect(events.isEmpty, "a wake-up is not a readiness")
+  }
+
   @Test("a full CQ ends multishot polls; each is re-armed and reported, none is lost")
   func overflowRearms() throws {
     let rig = try Rig(entries: 2)  // an 8-entry CQ

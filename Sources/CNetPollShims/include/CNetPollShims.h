@@ -17,9 +17,10 @@ static inline uint64_t netpoll_monotonic_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/// Whether the calling thread is one of a runtime's workers (a per-thread flag).
-int netpoll_is_worker(void);
-void netpoll_set_worker(int value);
+/// The scheduler whose worker the calling thread is, NULL on any other thread (a per-thread
+/// value: a process may run several runtimes, and a worker of one is a stranger to the others).
+const void *netpoll_worker_owner(void);
+void netpoll_set_worker_owner(const void *owner);
 
 /// Names the calling thread (pthread_setname_np needs _GNU_SOURCE, which Swift does not set).
 void netpoll_set_thread_name(const char *name);
