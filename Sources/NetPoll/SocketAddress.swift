@@ -77,11 +77,11 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
       if family == AF_INET6 {
         var a = raw.load(as: sockaddr_in6.self).sin6_addr
         inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
-        return "[\(String(cString: buf))]:\(port)"
+        return "[\(buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })]:\(port)"
       }
       var a = raw.load(as: sockaddr_in.self).sin_addr
       inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
-      return "\(String(cString: buf)):\(port)"
+      return "\(buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }):\(port)"
     }
   }
 

@@ -269,7 +269,7 @@ struct JSONLineEncoder {
       var bytes = (UInt64(bitPattern: hi).bigEndian, UInt64(bitPattern: lo).bigEndian)
       var text = [CChar](repeating: 0, count: 64)
       _ = inet_ntop(10, &bytes, &text, socklen_t(text.count))
-      return "[\(String(cString: text))]:\(port)"
+      return "[\(text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })]:\(port)"
     }
     return "?"
   }
