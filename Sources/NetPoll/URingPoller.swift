@@ -18,11 +18,12 @@ import Synchronization
 /// - **Submission.** SQEs are prepared under ``submission`` from any thread and go to the kernel
 ///   with the next poll's enter. When a poll is blocked in the kernel, the thread that queued the
 ///   SQE submits it itself (one enter), so an `open` takes effect at once.
-/// - **Break.** ``wakeup()`` queues a `NOP`; its completion ends a blocking wait. Wake-ups fold
-///   until the NOP's CQE is reaped, and cost a system call only when a poll is blocked right now.
-///   One that arrives while a poll is running but not yet blocked costs nothing: that poll simply
-///   does not block (in completion mode the poll itself resumes tasks, whose enqueueing would
-///   otherwise break the very poll that is returning).
+/// - **Break.** ``wakeup()`` queues a `NOP`; its completion ends a blocking wait, and a poll that
+///   reaps its CQE before waiting does not wait. Wake-ups fold until the NOP's CQE is reaped, and
+///   cost a system call only when a poll is blocked right now. One that arrives while a poll is
+///   running but not yet blocked costs nothing: that poll simply does not block (in completion
+///   mode the poll itself resumes tasks, whose enqueueing would otherwise break the very poll that
+///   is returning).
 /// - **Close.** ``close(fd:token:)`` submits an `ASYNC_CANCEL` keyed by the registration's
 ///   `user_data` before it returns: the kernel marks the poll cancelled while handling the enter, so
 ///   no new edge is produced afterwards (the io_uring equivalent of `EPOLL_CTL_DEL` returning) and
@@ -96,6 +97,8 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     /// A ``poll(delay:into:)`` is running; until it blocks (``pollerInKernel``) a wake-up needs no
     /// NOP: it is noted in ``wakeRequested`` and the poll does not block.
     var inPoll = false
+    /// The running poll must not block: a wake-up came while it ran, or it reaped a wake-up NOP's
+    /// CQE (later wake-ups were folded into that NOP, so its CQE is their only trace).
     var wakeRequested = false
     /// SQEs prepared that no enter has claimed yet (``claim(_:)``).
     var unclaimed: UInt32 = 0
@@ -241,7 +244,7 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
       let token = PollToken(userData: cqe.user_data)
       sys.recordCQE(cqe, fd: token.fd)
       if token.tag == 0 {
-        if cqe.user_data == Self.wakeupUserData { submission.withLock { $0.wakeupQueued = false } }
+        if cqe.user_data == Self.wakeupUserData { submission.withLock { Self.reapedWakeup(&$0) } }
         continue
       }
       var readable = false
@@ -279,7 +282,7 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
         let token = PollToken(userData: cqe.user_data)
         if token.tag == 0 {
           sys.recordCQE(cqe, fd: token.fd)
-          if cqe.user_data == Self.wakeupUserData { s.wakeupQueued = false }
+          if cqe.user_data == Self.wakeupUserData { Self.reapedWakeup(&s) }
           continue  // a wake-up NOP, or a cancel's own completion
         }
         let op = s.ops.lookup(cqe.user_data)
@@ -290,6 +293,16 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     for (op, reason) in ready { op.resume(reason, sys: sys) }
     countOverflow()
     return ready.count
+  }
+
+  /// The wake-up NOP's CQE was reaped: the next ``wakeup()`` queues a new NOP, and this poll does
+  /// not block. A NOP someone else's enter submitted (a close's cancel with it, say) completes
+  /// before the poll it was meant to break even starts, and wake-ups that came meanwhile were
+  /// folded into it; a poll that reaped it before waiting and then blocked would lose them all
+  /// (`URingPollerBehaviour` reproduces it; a runtime's shutdown could hang on it).
+  private static func reapedWakeup(_ s: inout Submission) {
+    s.wakeupQueued = false
+    s.wakeRequested = true
   }
 
   /// Records completions the kernel dropped for a full CQ since the last look.
