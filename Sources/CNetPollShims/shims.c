@@ -56,3 +56,20 @@ static __thread uint32_t job_ops;
 
 uint32_t netpoll_job_ops_increment(void) { return ++job_ops; }
 void netpoll_job_ops_reset(void) { job_ops = 0; }
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NETPOLL_HAS_TSAN 1
+#endif
+#endif
+
+#ifdef NETPOLL_HAS_TSAN
+// The TSan runtime's annotation entry points (compiler-rt's tsan_interface.h).
+void __tsan_release(void *addr);
+void __tsan_acquire(void *addr);
+void netpoll_tsan_release(void *addr) { __tsan_release(addr); }
+void netpoll_tsan_acquire(void *addr) { __tsan_acquire(addr); }
+#else
+void netpoll_tsan_release(void *addr) { (void)addr; }
+void netpoll_tsan_acquire(void *addr) { (void)addr; }
+#endif

@@ -119,6 +119,7 @@ struct URingCompletion: SocketIO {
         poller.interrupt(op, reason: .cancel)
       }
     }
+    ThreadSanitizer.happensAfter(op)  // what `op.resume` saw, even if it ran before the await
     // Whoever resumed us left the semaphore empty; it is not touched here, since another task
     // may already be waiting in this direction.
     if op.done { return (reason, op.result) }
@@ -152,6 +153,7 @@ struct URingCompletion: SocketIO {
       }
       if finished { op.resume(op.finalReason, sys: runtime.sys) }
     }
+    ThreadSanitizer.happensAfter(op)
   }
 }
 
@@ -213,6 +215,7 @@ final class CompletionOp: @unchecked Sendable {  // fields: under the SQ lock, t
       TraceRecord(
         .wake, a: waiter.task, b: Int64(pd.fd.load(ordering: .relaxed)), c: mode.trace.rawValue,
         d: reason.rawValue))
+    ThreadSanitizer.happensBefore(self)
     waiter.continuation!.resume(returning: reason)
   }
 }

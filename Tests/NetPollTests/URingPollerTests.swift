@@ -150,6 +150,29 @@ import Testing
     #expect(events.isEmpty, "a wake-up is not a readiness")
   }
 
+  @Test("a wake-up whose NOP went to the kernel with someone else's enter still breaks the next poll")
+  func wakeupSubmittedByAnotherEnter() throws {
+    let rig = try Rig()
+    defer { rig.poller.shutdown() }
+    // A pipe's read end: nothing to report, so the only CQEs are the NOP's and the close's.
+    var fds: [Int32] = [-1, -1]
+    try #require(pipe(&fds) == 0)
+    defer {
+      Glibc.close(fds[0])
+      Glibc.close(fds[1])
+    }
+    let token = PollToken(fd: fds[0], tag: 7)
+    try rig.poller.open(fd: fds[0], token: token)
+    rig.poller.wakeup()  // no poll is running: the NOP waits in the SQ for the next enter,
+    try rig.poller.close(fd: fds[0], token: token)  // which is this close's, made at once
+    var events: [PollEvent] = []
+    let start = nowMs()
+    try rig.poller.poll(delay: .nanoseconds(2_000_000_000), into: &events)
+    let elapsed = nowMs() - start
+    #expect(elapsed < 1000, "the poll blocked for \(elapsed) ms: it reaped the wake-up and waited anyway")
+    #expect(events.isEmpty)
+  }
+
   @Test("a full CQ ends multishot polls; each is re-armed and reported, none is lost")
   func overflowRearms() throws {
     let rig = try Rig(entries: 2)  // an 8-entry CQ

@@ -36,3 +36,9 @@ int netpoll_install_stop_signals(int fd);
 /// Scheduler: a task that never has to wait yields after a batch of them).
 uint32_t netpoll_job_ops_increment(void);
 void netpoll_job_ops_reset(void);
+
+/// ThreadSanitizer's `__tsan_release(addr)` / `__tsan_acquire(addr)` when this file is compiled
+/// with -fsanitize=thread, nothing otherwise: a release on `addr` happens before every later
+/// acquire on it. For synchronization TSan cannot see (see NetPoll's ThreadSanitizer.swift).
+void netpoll_tsan_release(void *addr);
+void netpoll_tsan_acquire(void *addr);
