@@ -24,6 +24,24 @@ import Testing
     return (fds[0], fds[1])
   }
 
+  /// `count` socket pairs, the first end of each registered with `rig`'s poller (tag: its index
+  /// + 1), all closed when `body` returns.
+  static func withRegisteredPairs<R>(
+    _ rig: Rig, count: Int, _ body: ([(Int32, Int32)]) throws -> R
+  ) throws -> R {
+    let pairs = (0..<count).map { _ in socketPair() }
+    defer {
+      for (a, b) in pairs {
+        Glibc.close(a)
+        Glibc.close(b)
+      }
+    }
+    for (i, (a, _)) in pairs.enumerated() {
+      try rig.poller.open(fd: a, token: PollToken(fd: a, tag: UInt32(i + 1)))
+    }
+    return try body(pairs)
+  }
+
   static func send(_ fd: Int32) {
     var b: UInt8 = 1
     _ = write(fd, &b, 1)
@@ -120,34 +138,26 @@ import Testing
     let rig = try Rig()
     defer { rig.poller.shutdown() }
     let perPoll = 128  // the most CQEs one poll reaps (the Poller contract's cap)
-    let pairs = (0..<perPoll).map { _ in Self.socketPair() }
-    defer {
-      for (a, b) in pairs {
-        Glibc.close(a)
-        Glibc.close(b)
-      }
-    }
-    for (i, (a, _)) in pairs.enumerated() {
-      try rig.poller.open(fd: a, token: PollToken(fd: a, tag: UInt32(i + 1)))
-    }
-    var events: [PollEvent] = []
-    repeat {  // arms them and reaps their first (writable) reports
+    try Self.withRegisteredPairs(rig, count: perPoll) { pairs in
+      var events: [PollEvent] = []
+      repeat {  // arms them and reaps their first (writable) reports
+        events.removeAll()
+        try rig.poller.poll(delay: .nonBlocking, into: &events)
+      } while !events.isEmpty
+      for (_, b) in pairs { Self.send(b) }  // a full poll's worth of edges waits in the CQ
+      rig.poller.wakeup()  // no poll is running: a NOP is queued
       events.removeAll()
+      // Reaps the edges, then submits the NOP; with no room left its completion stays in the CQ.
       try rig.poller.poll(delay: .nonBlocking, into: &events)
-    } while !events.isEmpty
-    for (_, b) in pairs { Self.send(b) }  // a full poll's worth of edges waits in the CQ
-    rig.poller.wakeup()  // no poll is running: a NOP is queued
-    events.removeAll()
-    // Reaps the edges, then submits the NOP; with no room left its completion stays in the CQ.
-    try rig.poller.poll(delay: .nonBlocking, into: &events)
-    #expect(events.count == perPoll)
-    rig.poller.wakeup()  // folds into that NOP
-    events.removeAll()
-    let start = nowMs()
-    try rig.poller.poll(delay: .nanoseconds(2_000_000_000), into: &events)
-    let elapsed = nowMs() - start
-    #expect(elapsed < 1000, "the poll after a wake-up blocked for \(elapsed) ms")
-    #expect(events.isEmpty, "a wake-up is not a readiness")
+      #expect(events.count == perPoll)
+      rig.poller.wakeup()  // folds into that NOP
+      events.removeAll()
+      let start = nowMs()
+      try rig.poller.poll(delay: .nanoseconds(2_000_000_000), into: &events)
+      let elapsed = nowMs() - start
+      #expect(elapsed < 1000, "the poll after a wake-up blocked for \(elapsed) ms")
+      #expect(events.isEmpty, "a wake-up is not a readiness")
+    }
   }
 
   @Test("a wake-up whose NOP went to the kernel with someone else's enter still breaks the next poll")
@@ -177,40 +187,32 @@ import Testing
   func overflowRearms() throws {
     let rig = try Rig(entries: 2)  // an 8-entry CQ
     defer { rig.poller.shutdown() }
-    let pairs = (0..<24).map { _ in Self.socketPair() }
-    defer {
-      for (a, b) in pairs {
-        Glibc.close(a)
-        Glibc.close(b)
+    try Self.withRegisteredPairs(rig, count: 24) { pairs in
+      var events: [PollEvent] = []
+      try rig.poller.poll(delay: .nonBlocking, into: &events)  // arms them
+      for (_, b) in pairs { Self.send(b) }  // 24 edges into 8 CQ slots
+      var readable = Set<Int32>()
+      for _ in 0..<20 where readable.count < pairs.count {
+        events.removeAll()
+        try rig.poller.poll(delay: .nanoseconds(20_000_000), into: &events)
+        for e in events where e.readable { readable.insert(e.token.fd) }
       }
+      #expect(readable == Set(pairs.map(\.0)))
+      let trace = rig.recorder.drainAll()
+      let ended = trace.filter { $0.kind == .uringCQE && $0.c & 2 == 0 && $0.a >> 32 != 0 }
+      let rearms = trace.filter { $0.kind == .uringSQE && $0.a == 6 }.count - pairs.count
+      #expect(rearms == ended.count, "every ended poll was re-armed")
+      #expect(trace.contains { $0.kind == .uringOverflow })
+      // The re-armed polls still work (the re-arms themselves report the unread bytes first).
+      Self.send(pairs[0].1)
+      var seen = false
+      for _ in 0..<20 where !seen {
+        events.removeAll()
+        try rig.poller.poll(delay: .nanoseconds(20_000_000), into: &events)
+        seen = events.contains { $0.token.fd == pairs[0].0 }
+      }
+      #expect(seen)
     }
-    for (i, (a, _)) in pairs.enumerated() {
-      try rig.poller.open(fd: a, token: PollToken(fd: a, tag: UInt32(i + 1)))
-    }
-    var events: [PollEvent] = []
-    try rig.poller.poll(delay: .nonBlocking, into: &events)  // arms them
-    for (_, b) in pairs { Self.send(b) }  // 24 edges into 8 CQ slots
-    var readable = Set<Int32>()
-    for _ in 0..<20 where readable.count < pairs.count {
-      events.removeAll()
-      try rig.poller.poll(delay: .nanoseconds(20_000_000), into: &events)
-      for e in events where e.readable { readable.insert(e.token.fd) }
-    }
-    #expect(readable == Set(pairs.map(\.0)))
-    let trace = rig.recorder.drainAll()
-    let ended = trace.filter { $0.kind == .uringCQE && $0.c & 2 == 0 && $0.a >> 32 != 0 }
-    let rearms = trace.filter { $0.kind == .uringSQE && $0.a == 6 }.count - pairs.count
-    #expect(rearms == ended.count, "every ended poll was re-armed")
-    #expect(trace.contains { $0.kind == .uringOverflow })
-    // The re-armed polls still work (the re-arms themselves report the unread bytes first).
-    Self.send(pairs[0].1)
-    var seen = false
-    for _ in 0..<20 where !seen {
-      events.removeAll()
-      try rig.poller.poll(delay: .nanoseconds(20_000_000), into: &events)
-      seen = events.contains { $0.token.fd == pairs[0].0 }
-    }
-    #expect(seen)
   }
 }
 
