@@ -86,7 +86,7 @@ final class PollFD: Sendable {
     while true {
       do {
         let result = try call()
-        if let mayStayReady { setUnconfirmed(mode, mayStayReady(result)) }
+        if let mayStayReady { setShouldBeReady(mode, mayStayReady(result)) }
         // A task whose calls never wait must still let the others (and the poller) run.
         if runtime.scheduler.shouldYield() { await Task.yield() }
         return result
@@ -97,14 +97,14 @@ final class PollFD: Sendable {
         // an edge that never comes. Ask the kernel for the level with poll(2) and a zero
         // timeout first; at most once between two waits, so a kernel that keeps lying cannot
         // make us spin. The usual path (a wake, a read, a write, EAGAIN) makes no check.
-        if mayStayReady != nil, !levelChecked, isUnconfirmed(mode) {
+        if mayStayReady != nil, !levelChecked, shouldBeReady(mode) {
           levelChecked = true
           let ready = levelReady(mode)
-          setUnconfirmed(mode, ready)
+          setShouldBeReady(mode, ready)
           if ready { continue }
         }
         try await runtime.wait(pd, mode)
-        if mayStayReady != nil { setUnconfirmed(mode, true) }
+        if mayStayReady != nil { setShouldBeReady(mode, true) }
         levelChecked = false
       } catch {
         throw .system(syscall: syscall, errno: error)
@@ -112,21 +112,21 @@ final class PollFD: Sendable {
     }
   }
 
-  /// Per direction (bit 0 read, bit 1 write): the fd should be ready now — a wait just returned,
-  /// a level check said so, or a write took everything. Only a hint, read and written by the
+  /// Per direction (bit 0 read, bit 1 write): the fd should be ready now (a wait just returned,
+  /// a level check said so, or a write took everything), so an EAGAIN is worth a level check. Only a hint, read and written by the
   /// fd's current user; a race costs at most one extra or one missing level check.
-  private let unconfirmed = Atomic<UInt8>(0)
+  private let readyBits = Atomic<UInt8>(0)
 
-  private func isUnconfirmed(_ mode: IOMode) -> Bool {
-    unconfirmed.load(ordering: .relaxed) & bit(mode) != 0
+  private func shouldBeReady(_ mode: IOMode) -> Bool {
+    readyBits.load(ordering: .relaxed) & bit(mode) != 0
   }
 
-  private func setUnconfirmed(_ mode: IOMode, _ value: Bool) {
-    guard isUnconfirmed(mode) != value else { return }
+  private func setShouldBeReady(_ mode: IOMode, _ value: Bool) {
+    guard shouldBeReady(mode) != value else { return }
     if value {
-      unconfirmed.bitwiseOr(bit(mode), ordering: .relaxed)
+      readyBits.bitwiseOr(bit(mode), ordering: .relaxed)
     } else {
-      unconfirmed.bitwiseAnd(~bit(mode), ordering: .relaxed)
+      readyBits.bitwiseAnd(~bit(mode), ordering: .relaxed)
     }
   }
 

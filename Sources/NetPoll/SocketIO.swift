@@ -38,6 +38,8 @@ struct ReadinessSocketIO: SocketIO {
   func accept(_ handle: PollFD) async throws(NetPollError) -> Int32 {
     let sys = handle.runtime.sys
     let fd = handle.fd
+    // No level check: a false EAGAIN here delays the queued connections until the next one
+    // arrives and brings an edge, and checking would cost a poll(2) at the end of every burst.
     return try await handle.perform(.read, "accept") { () throws(Errno) in try sys.accept(fd: fd) }
   }
 
