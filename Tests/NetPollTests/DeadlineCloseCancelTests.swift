@@ -119,6 +119,13 @@ import Testing
       #expect(del != nil)
       #expect((del?.seq ?? .max) < (close?.seq ?? 0), "DEL before close")
     }
+    if backend == .uringCompletion {
+      // The parked RECV is cancelled and its final CQE reaped before the wake, so the buffer
+      // is no longer the kernel's when the task resumes, nor the fd when close(2) runs.
+      let recv = try #require(trace.first { $0.kind == .uringSQE && $0.a == 27 && $0.b == serverFD })
+      let final = try #require(trace.first { $0.kind == .uringCQE && $0.a == recv.c })
+      #expect(final.seq < (wake?.seq ?? 0), "final CQE before the wake")
+    }
   }
 
   @Test("cancelling a parked task wakes it with .cancelled", arguments: Backend.available)

@@ -61,31 +61,6 @@ import Testing
     #expect(wake.d == TraceWakeReason.deadline.rawValue)
   }
 
-  @Test("closing a socket with a parked RECV: cancel, final CQE, wake, and only then close(2)")
-  func closeWaitsForFinalCQE() async throws {
-    let h = try Harness(.uringCompletion)
-    let fd = SendableBox<Int32>()
-    let trace = try await h.run { rt in
-      let (server, client, listener) = try await Harness.pair(rt)
-      fd.value = server.fd
-      async let result: Void = {
-        await #expect(throws: NetPollError.closed) { try await server.read(maxBytes: 10) }
-      }()
-      try await eventually("the reader parks") { server.debugReadState == .parked }
-      server.close()
-      await result
-      client.close()
-      listener.close()
-    }
-    let serverFD = Int64(try #require(fd.value))
-    let recv = try #require(trace.first { $0.kind == .uringSQE && $0.a == 27 && $0.b == serverFD })
-    let final = try #require(trace.first { $0.kind == .uringCQE && $0.a == recv.c })
-    let wake = try #require(trace.first { $0.kind == .wake && $0.b == serverFD })
-    let close = try #require(trace.first { $0.kind == .close && $0.a == serverFD })
-    #expect(wake.d == TraceWakeReason.close.rawValue)
-    #expect(final.seq < wake.seq && wake.seq < close.seq)
-  }
-
   // MARK: Below the runtime
 
   /// A completion-mode ring with an in-memory trace, and one end of a socket pair to read.
