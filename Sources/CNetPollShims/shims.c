@@ -73,3 +73,17 @@ void netpoll_tsan_acquire(void *addr) { __tsan_acquire(addr); }
 void netpoll_tsan_release(void *addr) { (void)addr; }
 void netpoll_tsan_acquire(void *addr) { (void)addr; }
 #endif
+
+#include <linux/futex.h>
+
+__thread uint64_t netpoll_trace_tls_owner;
+__thread void *netpoll_trace_tls_buffer;
+
+void netpoll_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+  struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+  syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
+}
+
+void netpoll_futex_wake(uint32_t *word) {
+  syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}

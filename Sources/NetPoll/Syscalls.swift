@@ -20,17 +20,24 @@ public struct Syscalls: Sendable {
 
   /// Runs `call` (which returns -1 and sets errno on failure), records it, and retries on EINTR
   /// when asked.
+  ///
+  /// `stampBefore`: the event takes its place in the trace when the call is made, not when it
+  /// returns. Calls that register, deregister or retire an fd (`epoll_ctl`, `close`) do, so that
+  /// another thread's readiness report or `accept` of the reused number, which the kernel can
+  /// only produce once this call has begun, always comes after it in the file (causal order,
+  /// docs/trace-format.md "Order"). Everything else is stamped on return.
   @inline(__always)
   func traced(
-    _ kind: TraceEventKind, retryOnInterrupt: Bool, a: Int64, b: Int64 = 0, c: Int64 = 0,
-    d: Int64 = 0, e: Int64 = 0, _ call: () -> Int
+    _ kind: TraceEventKind, retryOnInterrupt: Bool, stampBefore: Bool = false, a: Int64,
+    b: Int64 = 0, c: Int64 = 0, d: Int64 = 0, e: Int64 = 0, _ call: () -> Int
   ) throws(Errno) -> Int {
     while true {
+      let stamp = stampBefore ? recorder?.stamp() : nil
       let result = call()
       let err: Int32 = result < 0 ? Glibc.errno : 0
       if let recorder {
-        recorder.record(
-          TraceRecord(kind, ret: Int64(result), errno: err, a: a, b: b, c: c, d: d, e: e))
+        let r = TraceRecord(kind, ret: Int64(result), errno: err, a: a, b: b, c: c, d: d, e: e)
+        if let stamp { recorder.record(r, at: stamp) } else { recorder.record(r) }
       }
       if result >= 0 { return result }
       if err == EINTR && retryOnInterrupt { continue }
@@ -57,7 +64,7 @@ public struct Syscalls: Sendable {
     ev.events = events
     ev.data.u64 = data
     _ = try traced(
-      .epollCtl, retryOnInterrupt: true, a: Int64(epfd), b: Int64(op), c: Int64(fd),
+      .epollCtl, retryOnInterrupt: true, stampBefore: true, a: Int64(epfd), b: Int64(op), c: Int64(fd),
       d: op == EPOLL_CTL_DEL ? 0 : Int64(events), e: Int64(tag)
     ) {
       Int(epoll_ctl(epfd, op, fd, &ev))
@@ -225,6 +232,6 @@ public struct Syscalls: Sendable {
 
   /// close(2), never retried.
   func close(fd: Int32) throws(Errno) {
-    _ = try traced(.close, retryOnInterrupt: false, a: Int64(fd)) { Int(Glibc.close(fd)) }
+    _ = try traced(.close, retryOnInterrupt: false, stampBefore: true, a: Int64(fd)) { Int(Glibc.close(fd)) }
   }
 }

@@ -7,144 +7,211 @@ import Synchronization
 
 /// Records trace events from any thread and hands them to a background ``TraceWriter``.
 ///
-/// Recording takes one uncontended `Mutex` and copies a fixed-size ``TraceRecord`` into a
-/// preallocated ring: no allocation and no system call (the thread id is cached per thread and the
-/// clock is read through the vDSO). `seq` and `ts` are assigned under the same lock, so both are
-/// in file order. `tools/bench` measures the cost.
+/// Each thread records into a ring of its own (``ThreadBuffer``): a fixed-size ``TraceRecord``
+/// is copied into it, with no lock, no allocation and no system call. The only shared write is
+/// one atomic increment that takes the event's `seq`, which totally orders the file; the clock
+/// is the CPU's timestamp counter (``TraceClock``). The writer merges the rings by `seq`.
+/// `tools/bench` (netpoll-bench recorder) measures the cost with one and two recording threads.
 ///
-/// When the ring is full the recorder applies backpressure (the recording thread yields until the
-/// writer makes room). Events are dropped only when the writer has stopped (the file became
-/// unwritable); each drop still consumes a `seq`, so the loss shows as a gap, and the total is
-/// written in `trace_end.dropped`.
-public final class TraceRecorder: Sendable {
-  struct Ring: ~Copyable {
-    // Written by recording threads under the lock, read by the writer thread under the lock.
-    let slots: UnsafeMutableBufferPointer<TraceRecord>
-    var head = 0  // next slot the writer reads
-    var count = 0  // records waiting for the writer
-    var nextSeq: UInt64 = 1  // seq 0 is trace_start, written by the writer
-    var dropped: UInt64 = 0
-    var writerStopped = false
+/// Causal order (docs/trace-format.md, "Order"): an event that observes the kernel is recorded
+/// when its call returns (``record(_:)``); one that registers, deregisters or retires an fd
+/// takes its `seq` before the call with ``stamp()`` and is recorded after it with
+/// ``record(_:at:)``, so a readiness report can never come before the registration it reports.
+///
+/// When a thread's ring is full the thread waits for the writer (backpressure; see
+/// ``ThreadBuffer``). Events are dropped only once recording has stopped (``TraceWriter/finish()``,
+/// or a write failure); each such event is counted in `trace_end.dropped`.
+public final class TraceRecorder: @unchecked Sendable {  // every stored property is a let of a Sendable or synchronised type; see each comment
+  private static let ids = Atomic<UInt64>(0)
 
-    init(capacity: Int) {
-      slots = .allocate(capacity: capacity)
-    }
-    deinit { slots.deallocate() }
+  /// Distinguishes recorders in each thread's one-slot buffer cache.
+  let id: UInt64
+  /// Records per thread ring (a power of two).
+  public let capacity: Int
+  let clock: TraceClock
+  // The one shared counter, alone on its cache line.
+  private let counter = SequenceCounter()
+  private let closed = Atomic<Bool>(false)
+  private let droppedAfterClose = Atomic<UInt64>(0)
+  // Registration of thread buffers: taken once per thread, never on the per-event path.
+  private let registry = Mutex<[ThreadBuffer]>([])
+  private let registeredCount = Atomic<Int>(0)
+  // The consumer state: the writer thread holds it for a drain cycle, tests for `drainAll`.
+  let merger: Mutex<TraceMerger>
+  // The writer's futex word and whether it sleeps on it.
+  let writerWord: UnsafeMutablePointer<UInt32>
+  let writerSleeping = Atomic<Bool>(false)
 
-    var free: Int { slots.count - count }
-
-    mutating func append(_ r: TraceRecord) {
-      slots[(head + count) & (slots.count - 1)] = r
-      count += 1
-    }
-  }
-
-  let ring: Mutex<Ring>
-  let startNs: UInt64
-  let capacity: Int
-
-  /// Creates a recorder whose ring holds `capacity` events (rounded up to a power of two).
-  /// Nothing is written until a ``TraceWriter`` drains it.
-  public init(capacity: Int = 1 << 16) {
+  /// Creates a recorder whose per-thread rings hold `capacity` events each (rounded up to a
+  /// power of two, at least 1,024). Nothing is written until a ``TraceWriter`` drains it.
+  public init(capacity: Int = 1 << 14) {
     var cap = 1024
     while cap < capacity { cap <<= 1 }
     self.capacity = cap
-    ring = Mutex(Ring(capacity: cap))
-    startNs = netpoll_monotonic_ns()
+    id = Self.ids.add(1, ordering: .relaxed).newValue
+    clock = TraceClock()
+    merger = Mutex(TraceMerger(clock: clock))
+    writerWord = .allocate(capacity: 1)
+    writerWord.initialize(to: 0)
   }
 
-  /// Records one event, stamping it with `seq`, `ts` and `tid`.
-  @inlinable
+  deinit { writerWord.deallocate() }
+
+  /// Records one event, stamping it with `seq`, `ts` and `tid` now.
+  @inline(__always)
   public func record(_ event: TraceRecord) {
-    var r = event
-    r.tid = netpoll_cached_tid()
-    commit(&r, items: UnsafeBufferPointer(start: nil, count: 0))
+    record(event, items: UnsafeBufferPointer(start: nil, count: 0))
   }
 
   /// Records an event followed by `items` in one step (an `epoll_wait` and its ready list), so no
-  /// other event lands between them.
+  /// other event lands between them. `event.e` is set to the number of items.
   public func record(_ event: TraceRecord, items: UnsafeBufferPointer<TraceRecord>) {
+    guard !closed.load(ordering: .relaxed) else { return dropAfterClose() }
     var r = event
-    r.tid = netpoll_cached_tid()
-    r.e = Int64(items.count)
-    commit(&r, items: items)
+    r.seq = counter.next()
+    r.ts = clock.ticks()
+    append(&r, items: items)
   }
 
-  @usableFromInline
-  func commit(_ r: inout TraceRecord, items: UnsafeBufferPointer<TraceRecord>) {
-    let needed = 1 + items.count
-    precondition(needed <= capacity, "TraceRecorder: a batch of \(needed) events exceeds the ring")
-    while true {
-      let done = ring.withLock { ring -> Bool in
-        if ring.writerStopped {
-          ring.nextSeq += 1
-          ring.dropped += 1
-          return true
-        }
-        guard ring.free >= needed else { return false }
-        r.seq = ring.nextSeq
-        r.ts = netpoll_monotonic_ns() &- startNs
-        ring.nextSeq += 1
-        ring.append(r)
-        for var item in items {
+  /// A `seq` and time taken before a system call whose event is recorded after it (see the
+  /// type's comment). Record it with ``record(_:at:)`` before recording anything else on this
+  /// thread: each thread's ring must stay in `seq` order.
+  public func stamp() -> TraceStamp {
+    guard !closed.load(ordering: .relaxed) else { return TraceStamp(seq: 0, ticks: 0) }
+    let seq = counter.next()
+    return TraceStamp(seq: seq, ticks: clock.ticks())
+  }
+
+  /// Records `event` with the `seq` and time of `stamp`.
+  public func record(_ event: TraceRecord, at stamp: TraceStamp) {
+    guard stamp.seq != 0 else { return dropAfterClose() }
+    var r = event
+    r.seq = stamp.seq
+    r.ts = stamp.ticks
+    append(&r, items: UnsafeBufferPointer(start: nil, count: 0))
+  }
+
+  @inline(__always)
+  private func append(_ r: inout TraceRecord, items: UnsafeBufferPointer<TraceRecord>) {
+    precondition(items.count < capacity, "TraceRecorder: \(items.count) items exceed a ring")
+    let buffer = threadBuffer()
+    if !items.isEmpty {
+      r.e = Int64(items.count)
+      withUnsafeTemporaryAllocation(of: TraceRecord.self, capacity: items.count) { tmp in
+        for (i, var item) in items.enumerated() {
           item.seq = r.seq
           item.kind = .readyItem
-          ring.append(item)
+          tmp[i] = item
         }
-        return true
+        if buffer.push(r, items: UnsafeBufferPointer(tmp), recorder: self) { wakeWriter() }
       }
-      if done { return }
-      sched_yield()  // backpressure: the writer is behind
+    } else if buffer.push(r, items: items, recorder: self) {
+      wakeWriter()
     }
   }
 
-  /// Moves up to `into.count` records out of the ring, never splitting a header from its items.
-  func drain(into: UnsafeMutableBufferPointer<TraceRecord>) -> Int {
-    ring.withLock { ring in
-      var n = 0
-      while n < ring.count && n < into.count {
-        let r = ring.slots[(ring.head + n) & (ring.slots.count - 1)]
-        let span = r.kind == .epollWait ? 1 + Int(r.e) : 1
-        if n + span > into.count { break }
-        for i in 0..<span {
-          into[n + i] = ring.slots[(ring.head + n + i) & (ring.slots.count - 1)]
-        }
-        n += span
-      }
-      ring.head = (ring.head + n) & (ring.slots.count - 1)
-      ring.count -= n
-      return n
-    }
+  // A dropped event still takes a seq, so the loss shows as a gap before `trace_end`.
+  private func dropAfterClose() {
+    _ = counter.next()
+    droppedAfterClose.add(1, ordering: .relaxed)
   }
 
-  /// Takes every record waiting in the ring (for tests and in-process consumers that do not use
-  /// a ``TraceWriter``).
+  /// The calling thread's ring, created and registered on its first event.
+  @inline(__always)
+  private func threadBuffer() -> ThreadBuffer {
+    if let p = netpoll_trace_thread_buffer(id) {
+      return Unmanaged<ThreadBuffer>.fromOpaque(p).takeUnretainedValue()
+    }
+    return registerThread()
+  }
+
+  private func registerThread() -> ThreadBuffer {
+    let tid = netpoll_cached_tid()
+    let buffer = registry.withLock { list -> ThreadBuffer in
+      // A thread that went back and forth between recorders finds its own ring again.
+      if let mine = list.first(where: { $0.tid == tid }) { return mine }
+      let b = ThreadBuffer(capacity: capacity, tid: tid)
+      list.append(b)
+      registeredCount.store(list.count, ordering: .releasing)
+      return b
+    }
+    // The registry keeps the buffer alive as long as the recorder, so the cache holds it
+    // unretained; the cache is keyed by the recorder's id, never reused.
+    netpoll_trace_set_thread_buffer(id, Unmanaged.passUnretained(buffer).toOpaque())
+    return buffer
+  }
+
+  /// Buffers registered after the first `known` ones (consumer side).
+  func buffers(after known: Int) -> [ThreadBuffer] {
+    guard registeredCount.load(ordering: .acquiring) > known else { return [] }
+    return registry.withLock { Array($0[known...]) }
+  }
+
+  /// Wakes the writer if it sleeps between drains.
+  func wakeWriter() {
+    guard writerSleeping.load(ordering: .relaxed) else { return }
+    _ = netpoll_word_add(writerWord, 1)
+    netpoll_futex_wake(writerWord)
+  }
+
+  /// Takes every record waiting in the rings, in `seq` order (for tests and in-process consumers
+  /// that do not use a ``TraceWriter``). Records whose `seq` is not yet complete stay behind.
   package func drainAll() -> [TraceRecord] {
-    var out: [TraceRecord] = []
-    let batch = UnsafeMutableBufferPointer<TraceRecord>.allocate(capacity: 4096)
-    defer { batch.deallocate() }
-    while true {
-      let n = drain(into: batch)
-      if n == 0 { return out }
-      out.append(contentsOf: batch[0..<n])
+    merger.withLock { m in
+      var out: [TraceRecord] = []
+      _ = m.collect(from: self)
+      m.emit(final: false) { out.append(contentsOf: $0) }
+      return out
     }
   }
 
   /// Nanoseconds since the recorder started, on the trace's clock.
-  public func now() -> UInt64 { netpoll_monotonic_ns() &- startNs }
+  public func now() -> UInt64 { netpoll_monotonic_ns() &- clock.ns0 }
 
-  /// Stops accepting events (each later one is counted as dropped); returns the final seq and drops.
-  func close(writerFailed: Bool) -> (nextSeq: UInt64, dropped: UInt64) {
-    ring.withLock { ring in
-      ring.writerStopped = true
-      if writerFailed {
-        ring.dropped += UInt64(ring.count)
-        ring.count = 0
-      }
-      return (ring.nextSeq, ring.dropped)
-    }
+  /// Stops accepting events: every later one is counted as dropped.
+  func close() { closed.store(true, ordering: .sequentiallyConsistent) }
+
+  /// Events dropped because they were recorded after recording stopped.
+  var droppedAfterStop: UInt64 { droppedAfterClose.load(ordering: .relaxed) }
+
+  /// The next `seq` the counter would hand out.
+  var nextSeq: UInt64 { counter.peek() }
+
+  /// Events dropped so far (after recording stopped, or lost to a failed write: see
+  /// ``TraceWriter``).
+  public var dropped: UInt64 { droppedAfterStop &+ lostToFailure.load(ordering: .relaxed) }
+
+  /// Events the writer discarded after a write failed.
+  let lostToFailure = Atomic<UInt64>(0)
+}
+
+/// A `seq` and clock reading taken before a system call (``TraceRecorder/stamp()``).
+public struct TraceStamp: Sendable {
+  let seq: UInt64
+  let ticks: UInt64
+}
+
+/// The recorder's `seq` counter, padded so that no other field shares its cache line: it is
+/// the one line every recording thread writes.
+private final class SequenceCounter: Sendable {
+  private let padBefore: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+  private let value = Atomic<UInt64>(1)  // seq 0 is trace_start, written by the writer
+  private let padAfter: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (
+    0, 0, 0, 0, 0, 0, 0
+  )
+
+  @inline(__always)
+  func next() -> UInt64 { value.add(1, ordering: .relaxed).oldValue }
+  func peek() -> UInt64 { value.load(ordering: .relaxed) }
+}
+
+extension TraceRecorder {
+  /// The writer's sleep between drains: up to 2 ms, or until a recording thread passes its
+  /// ring's fill mark (``wakeWriter()``).
+  func writerSleep() {
+    let seen = netpoll_word_load(writerWord)
+    writerSleeping.store(true, ordering: .sequentiallyConsistent)
+    netpoll_futex_wait(writerWord, seen, 2_000_000)
+    writerSleeping.store(false, ordering: .relaxed)
   }
-
-  /// Events dropped so far.
-  public var dropped: UInt64 { ring.withLock { $0.dropped } }
 }

@@ -24,10 +24,11 @@ public struct TraceFileError: Error, CustomStringConvertible {
 /// Drains a ``TraceRecorder`` on a background thread into a JSON-lines file.
 ///
 /// The file is created with mode 0600, never through a symbolic link (`O_NOFOLLOW`) and never over
-/// an existing file unless `overwrite` is set. The thread wakes every 2 ms, so at most that much
-/// is lost to a `kill -9` and every line on disk is whole. A failed write (disk full, file gone
-/// unwritable) stops recording: the recorder counts everything after it as dropped and the writer
-/// says so once on stderr; the program being traced keeps running.
+/// an existing file unless `overwrite` is set. The thread drains the recorder's rings every 2 ms,
+/// or sooner when a ring passes its fill mark, so at most that much is lost to a `kill -9` and
+/// every line on disk is whole. A failed write (disk full, file gone unwritable) stops recording:
+/// the writer keeps emptying the rings so no recording thread ever waits, counts everything after
+/// the failure as dropped and says so once on stderr; the program being traced keeps running.
 public final class TraceWriter: Sendable {
   public let recorder: TraceRecorder
   public let path: String
@@ -36,6 +37,7 @@ public final class TraceWriter: Sendable {
   private let failed = Atomic<Bool>(false)
   private let thread = Mutex<OSThread?>(nil)
   private let linesWritten = Atomic<UInt64>(0)
+  private let eventsWritten = Atomic<UInt64>(0)
 
   /// Creates the trace file and writes `trace_start` (which takes `seq` 0 and `ts` 0).
   ///
@@ -49,17 +51,32 @@ public final class TraceWriter: Sendable {
   ) throws(TraceFileError) {
     self.path = path
     self.recorder = recorder
-    var flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC
-    flags |= overwrite ? O_TRUNC : O_EXCL
-    let fd = open(path, flags, 0o600)
-    guard fd >= 0 else { throw TraceFileError(path: path, errno: Glibc.errno, operation: "open") }
+    let fd = try createTraceFile(path, overwrite: overwrite)
     self.fd = fd
-
     var enc = JSONLineEncoder()
+    Self.encodeStart(
+      &enc, backend: backend, command: command, backendNote: backendNote, window: nil)
+    guard enc.out.withUnsafeBytes({ writeAll(fd, $0) }) else {
+      let e = Glibc.errno
+      Glibc.close(fd)
+      throw TraceFileError(path: path, errno: e, operation: "write")
+    }
+    linesWritten.store(1, ordering: .relaxed)
+    thread.withLock { $0 = OSThread(name: "netpoll-trace") { [self] in run() } }
+  }
+
+  /// The `trace_start` line of version 2 (docs/trace-format.md); `window` adds the fields of a
+  /// flight-recorder dump.
+  static func encodeStart(
+    _ enc: inout JSONLineEncoder, backend: String, command: String, backendNote: String,
+    window: (seq: UInt64, ts: UInt64, trigger: String)?
+  ) {
     enc.begin(seq: 0, ts: 0, tid: netpoll_cached_tid(), ev: "trace_start")
     enc.key("format")
     enc.string("netpoll-trace")
-    enc.field("version", 1)
+    enc.field("version", 2)
+    enc.key("source")
+    enc.string("runtime")
     enc.key("backend")
     enc.string(backend)
     enc.field("pid", Int64(getpid()))
@@ -69,80 +86,85 @@ public final class TraceWriter: Sendable {
     enc.string(command)
     enc.key("backend_note")
     enc.string(backendNote)
-    enc.end()
-    guard enc.out.withUnsafeBytes({ writeAll($0) }) else {
-      let e = Glibc.errno
-      Glibc.close(fd)
-      throw TraceFileError(path: path, errno: e, operation: "write")
+    if let window {
+      enc.key("window")
+      enc.raw("true")
+      enc.field("window_seq", Int64(clamping: window.seq))
+      enc.field("window_ts", Int64(clamping: window.ts))
+      enc.key("trigger")
+      enc.string(window.trigger)
     }
-    linesWritten.store(1, ordering: .relaxed)
-    thread.withLock { $0 = OSThread(name: "netpoll-trace") { [self] in run() } }
+    enc.end()
+  }
+
+  /// The `trace_end` line of version 2.
+  static func encodeEnd(
+    _ enc: inout JSONLineEncoder, seq: UInt64, ts: UInt64, lines: UInt64, dropped: UInt64
+  ) {
+    enc.begin(seq: seq, ts: ts, tid: netpoll_cached_tid(), ev: "trace_end")
+    enc.field("lines", Int64(clamping: lines))
+    enc.field("dropped", Int64(clamping: dropped))
+    enc.end()
   }
 
   private func run() {
-    let batch = UnsafeMutableBufferPointer<TraceRecord>.allocate(capacity: 8192)
-    defer { batch.deallocate() }
     var enc = JSONLineEncoder()
     while true {
-      let last = stopping.load(ordering: .acquiring)
-      var n = recorder.drain(into: batch)
-      while n > 0 {
-        guard flush(batch, count: n, encoder: &enc) else { return }
-        n = recorder.drain(into: batch)
+      if stopping.load(ordering: .acquiring) {
+        drainFinal(&enc)
+        return
       }
-      if last { return }
-      usleep(2000)
+      let taken = recorder.merger.withLock { m -> Int in
+        let n = m.collect(from: recorder)
+        m.emit(final: false) { write($0, encoder: &enc) }
+        return n
+      }
+      if taken == 0 { recorder.writerSleep() }
     }
   }
 
-  /// Encodes and writes `count` records; false once writing has failed.
-  private func flush(
-    _ batch: UnsafeMutableBufferPointer<TraceRecord>, count: Int, encoder enc: inout JSONLineEncoder
-  ) -> Bool {
+  /// The last drain after recording stopped: waits briefly for events whose `seq` was taken just
+  /// before the stop (their threads are finishing a system call), then writes what there is.
+  private func drainFinal(_ enc: inout JSONLineEncoder) {
+    let deadline = netpoll_monotonic_ns() + 50_000_000
+    recorder.merger.withLock { m in
+      while true {
+        _ = m.collect(from: recorder)
+        m.emit(final: false) { write($0, encoder: &enc) }
+        if m.nextSeq >= recorder.nextSeq || netpoll_monotonic_ns() > deadline { break }
+        usleep(200)
+      }
+      _ = m.collect(from: recorder)
+      m.emit(final: true) { write($0, encoder: &enc) }
+    }
+  }
+
+  /// Encodes and writes a batch of records in `seq` order (after a failure: counts them lost).
+  private func write(_ batch: UnsafeBufferPointer<TraceRecord>, encoder enc: inout JSONLineEncoder) {
+    var events: UInt64 = 0
+    for r in batch where r.kind != .readyItem { events += 1 }
+    if failed.load(ordering: .relaxed) {
+      recorder.lostToFailure.add(events, ordering: .relaxed)
+      return
+    }
     enc.out.removeAll(keepingCapacity: true)
     var i = 0
-    var lines: UInt64 = 0
-    while i < count {
+    while i < batch.count {
       let r = batch[i]
       let items = r.kind == .epollWait ? Int(r.e) : 0
       enc.encode(r, ready: batch[(i + 1)..<(i + 1 + items)])
       i += 1 + items
-      lines += 1
     }
-    guard enc.out.withUnsafeBytes({ writeAll($0) }) else {
+    guard enc.out.withUnsafeBytes({ writeAll(fd, $0) }) else {
       let e = Glibc.errno
       failed.store(true, ordering: .releasing)
-      let (_, _) = recorder.close(writerFailed: true)
+      recorder.lostToFailure.add(events, ordering: .relaxed)
       let msg = "netpoll: trace \(path): write failed: \(ErrnoNames.name(e)); recording stopped\n"
       _ = msg.withCString { Glibc.write(2, $0, strlen($0)) }
-      return false
+      return
     }
-    linesWritten.add(lines, ordering: .relaxed)
-    return true
-  }
-
-  /// Writes all of `buf`, retrying EINTR, and EAGAIN for up to 5 s without progress (a file
-  /// does not say EAGAIN, but a pipe or socket given as the trace may, and an injected fault
-  /// does: giving up there would lose the trace for nothing).
-  private func writeAll(_ buf: UnsafeRawBufferPointer) -> Bool {
-    var off = 0
-    var stalledMs = 0
-    while off < buf.count {
-      let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
-      if n < 0 {
-        let e = Glibc.errno
-        if e == EINTR { continue }
-        if e == EAGAIN && stalledMs < 5000 {
-          usleep(1000)
-          stalledMs += 1
-          continue
-        }
-        return false
-      }
-      off += n
-      stalledMs = 0
-    }
-    return true
+    linesWritten.add(events, ordering: .relaxed)
+    eventsWritten.add(events, ordering: .relaxed)
   }
 
   /// Stops recording, writes what is left and `trace_end`, and closes the file.
@@ -154,22 +176,27 @@ public final class TraceWriter: Sendable {
       return t
     }
     guard let t else { return recorder.dropped }
-    let (nextSeq, dropped) = recorder.close(writerFailed: false)
+    recorder.close()
     stopping.store(true, ordering: .releasing)
+    recorder.wakeWriter()
     t.join()
+    // Every seq below trace_end's that is not in the file was dropped: taken after the stop,
+    // never recorded, or lost to a failed write.
+    let endSeq = recorder.nextSeq
+    let dropped = (endSeq - 1) &- eventsWritten.load(ordering: .relaxed)
     if !failed.load(ordering: .acquiring) {
       var enc = JSONLineEncoder()
-      enc.begin(seq: nextSeq, ts: recorder.now(), tid: netpoll_cached_tid(), ev: "trace_end")
-      enc.field("events", Int64(linesWritten.load(ordering: .relaxed) + 1))
-      enc.field("dropped", Int64(dropped))
-      enc.end()
-      if !enc.out.withUnsafeBytes({ writeAll($0) }) {
+      let ts = max(recorder.now(), recorder.merger.withLock { $0.lastTimestamp })
+      Self.encodeEnd(
+        &enc, seq: endSeq, ts: ts, lines: linesWritten.load(ordering: .relaxed) + 1,
+        dropped: dropped)
+      if !enc.out.withUnsafeBytes({ writeAll(fd, $0) }) {
         let msg = "netpoll: trace \(path): could not write trace_end\n"
         _ = msg.withCString { Glibc.write(2, $0, strlen($0)) }
       }
     }
     Glibc.close(fd)
-    return failed.load(ordering: .acquiring) ? max(dropped, recorder.dropped) : dropped
+    return dropped
   }
 
   static func rfc3339Now() -> String {
@@ -186,4 +213,38 @@ public final class TraceWriter: Sendable {
       "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
       + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(ts.tv_nsec / 1000), 6))Z"
   }
+}
+
+/// Writes all of `buf`, retrying EINTR, and EAGAIN for up to 5 s without progress (a file
+/// does not say EAGAIN, but a pipe or socket given as the trace may, and an injected fault
+/// does: giving up there would lose the trace for nothing).
+func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer) -> Bool {
+  var off = 0
+  var stalledMs = 0
+  while off < buf.count {
+    let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
+    if n < 0 {
+      let e = Glibc.errno
+      if e == EINTR { continue }
+      if e == EAGAIN && stalledMs < 5000 {
+        usleep(1000)
+        stalledMs += 1
+        continue
+      }
+      return false
+    }
+    off += n
+    stalledMs = 0
+  }
+  return true
+}
+
+/// Creates a trace file: mode 0600, never through a symbolic link, never over an existing file
+/// unless `overwrite` (the rules `--trace` and flight-recorder dumps share).
+func createTraceFile(_ path: String, overwrite: Bool) throws(TraceFileError) -> Int32 {
+  var flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC
+  flags |= overwrite ? O_TRUNC : O_EXCL
+  let fd = open(path, flags, 0o600)
+  guard fd >= 0 else { throw TraceFileError(path: path, errno: Glibc.errno, operation: "open") }
+  return fd
 }

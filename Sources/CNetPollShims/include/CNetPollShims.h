@@ -42,3 +42,61 @@ void netpoll_job_ops_reset(void);
 /// acquire on it. For synchronization TSan cannot see (see NetPoll's ThreadSanitizer.swift).
 void netpoll_tsan_release(void *addr);
 void netpoll_tsan_acquire(void *addr);
+
+// ---- Trace recorder hot path (Sources/NetPollTrace) ----------------------------------------
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+/// The recorder's clock: the CPU's timestamp counter when `use_tsc` (x86-64 with an invariant TSC
+/// that the kernel itself uses as clocksource; ~8 ns against ~24 ns for the vDSO clock_gettime on
+/// the 2-vCPU EPYC VM this was measured on), otherwise CLOCK_MONOTONIC nanoseconds. The writer
+/// converts ticks to nanoseconds (TraceClock.swift).
+static inline uint64_t netpoll_trace_ticks(int use_tsc) {
+#if defined(__x86_64__)
+  if (use_tsc) return __rdtsc();
+#endif
+  (void)use_tsc;
+  return netpoll_monotonic_ns();
+}
+
+/// 1 when this build can read the TSC (x86-64), 0 otherwise.
+static inline int netpoll_trace_tsc_supported(void) {
+#if defined(__x86_64__)
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+/// The calling thread's trace buffer for the recorder `owner` (a unique recorder id), or NULL
+/// when the thread last recorded into another recorder or never recorded. One slot per thread:
+/// a thread that alternates between recorders takes the slow path on every switch.
+extern __thread uint64_t netpoll_trace_tls_owner;
+extern __thread void *netpoll_trace_tls_buffer;
+static inline void *netpoll_trace_thread_buffer(uint64_t owner) {
+  return netpoll_trace_tls_owner == owner ? netpoll_trace_tls_buffer : (void *)0;
+}
+static inline void netpoll_trace_set_thread_buffer(uint64_t owner, void *buffer) {
+  netpoll_trace_tls_owner = owner;
+  netpoll_trace_tls_buffer = buffer;
+}
+
+/// futex(FUTEX_WAIT_PRIVATE) on `word` while it equals `expected`, for at most `timeout_ns`
+/// (EINTR, EAGAIN and ETIMEDOUT all just return). The recorder's writer sleeps here between
+/// drains, and a recording thread whose buffer is full waits here for the writer.
+void netpoll_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+/// futex(FUTEX_WAKE_PRIVATE) of every waiter on `word`.
+void netpoll_futex_wake(uint32_t *word);
+/// Atomic access to a futex word (sequentially consistent: these are the sleep/wake handshakes,
+/// never on a per-event path).
+static inline uint32_t netpoll_word_load(uint32_t *word) {
+  return __atomic_load_n(word, __ATOMIC_SEQ_CST);
+}
+static inline void netpoll_word_store(uint32_t *word, uint32_t value) {
+  __atomic_store_n(word, value, __ATOMIC_SEQ_CST);
+}
+static inline uint32_t netpoll_word_add(uint32_t *word, uint32_t delta) {
+  return __atomic_fetch_add(word, delta, __ATOMIC_SEQ_CST);
+}

@@ -1,0 +1,91 @@
+import CNetPollShims
+import Synchronization
+
+/// One thread's trace buffer: a single-producer, single-consumer ring of fixed-size records.
+///
+/// The owning thread is the only producer; whoever holds the recorder's merger (the writer
+/// thread, or a test calling `drainAll`) is the only consumer. The producer touches no line the
+/// consumer writes on the way in, except to reload `head` when its cached copy says the ring is
+/// full, so recording costs no contended cache line.
+final class ThreadBuffer: @unchecked Sendable {
+  // `slots` is written by the owner before it publishes `tail` (release) and read by the
+  // consumer after it loads `tail` (acquire); the consumer returns slots by publishing `head`.
+  let slots: UnsafeMutablePointer<TraceRecord>
+  let capacity: Int
+  let mask: Int
+  /// OS thread id of the owner, written into each record by the consumer.
+  let tid: Int32
+
+  // Owner thread only.
+  private var producerTail = 0
+  private var cachedHead = 0
+
+  /// Records published by the owner (monotonic count, not an index).
+  let tail = Atomic<Int>(0)
+  /// Records taken by the consumer.
+  let head = Atomic<Int>(0)
+  /// The owner waits on this futex word while the ring is full; the consumer bumps it after
+  /// taking records when `ownerWaiting` is set.
+  let space: UnsafeMutablePointer<UInt32>
+  let ownerWaiting = Atomic<Bool>(false)
+
+  /// Every `fillMark` records the owner checks whether the consumer is far behind and, if so,
+  /// wakes it (at most a quarter of the ring is ever waiting for the writer's 2 ms timer).
+  let fillMark: Int
+
+  init(capacity: Int, tid: Int32) {
+    self.capacity = capacity
+    mask = capacity - 1
+    fillMark = max(capacity / 4, 1)
+    self.tid = tid
+    slots = .allocate(capacity: capacity)
+    space = .allocate(capacity: 1)
+    space.initialize(to: 0)
+  }
+
+  deinit {
+    slots.deallocate()
+    space.deallocate()
+  }
+
+  /// Appends `r` followed by `items` (owner thread only), waiting for the consumer if the ring is
+  /// full. Returns true when the owner should wake the writer (the ring passed its fill mark).
+  @inline(__always)
+  func push(_ r: TraceRecord, items: UnsafeBufferPointer<TraceRecord>, recorder: TraceRecorder)
+    -> Bool
+  {
+    let needed = 1 + items.count
+    if capacity - (producerTail - cachedHead) < needed {
+      waitForSpace(needed, recorder: recorder)
+    }
+    slots[producerTail & mask] = r
+    var t = producerTail + 1
+    for item in items {
+      slots[t & mask] = item
+      t += 1
+    }
+    let crossed = (producerTail / fillMark) != (t / fillMark)
+    producerTail = t
+    tail.store(t, ordering: .releasing)
+    guard crossed else { return false }
+    return t - head.load(ordering: .relaxed) >= fillMark
+  }
+
+  /// The slow path of a full ring: wake the writer and sleep on `space` until it has taken
+  /// records. No spinning: the wait is a futex sleep, and the writer never needs a lock the
+  /// owner might hold (it copies records out of every ring without waiting for any of them), so
+  /// the wait ends within one writer cycle even if the owner holds a runtime lock.
+  private func waitForSpace(_ needed: Int, recorder: TraceRecorder) {
+    cachedHead = head.load(ordering: .acquiring)
+    while capacity - (producerTail - cachedHead) < needed {
+      let seen = netpoll_word_load(space)
+      ownerWaiting.store(true, ordering: .sequentiallyConsistent)
+      cachedHead = head.load(ordering: .acquiring)
+      if capacity - (producerTail - cachedHead) >= needed { break }
+      recorder.wakeWriter()
+      netpoll_futex_wait(space, seen, 1_000_000)
+      cachedHead = head.load(ordering: .acquiring)
+    }
+    ownerWaiting.store(false, ordering: .relaxed)
+  }
+}
