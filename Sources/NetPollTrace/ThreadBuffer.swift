@@ -6,7 +6,9 @@ import Synchronization
 /// The owning thread is the only producer; whoever holds the recorder's merger (the writer
 /// thread, or a test calling `drainAll`) is the only consumer. The producer touches no line the
 /// consumer writes on the way in, except to reload `head` when its cached copy says the ring is
-/// full, so recording costs no contended cache line.
+/// full, so recording costs no contended cache line. The padding keeps the producer's fields,
+/// the consumer's fields and neighbouring heap objects (another thread's ring) on separate
+/// cache lines.
 final class ThreadBuffer: @unchecked Sendable {
   // `slots` is written by the owner before it publishes `tail` (release) and read by the
   // consumer after it loads `tail` (acquire); the consumer returns slots by publishing `head`.
@@ -15,28 +17,31 @@ final class ThreadBuffer: @unchecked Sendable {
   let mask: Int
   /// OS thread id of the owner, written into each record by the consumer.
   let tid: Int32
-
-  // Owner thread only.
-  private var producerTail = 0
-  private var cachedHead = 0
-
-  /// Records published by the owner (monotonic count, not an index).
-  let tail = Atomic<Int>(0)
-  /// Records taken by the consumer.
-  let head = Atomic<Int>(0)
-  /// The owner waits on this futex word while the ring is full; the consumer bumps it after
-  /// taking records when `ownerWaiting` is set.
-  let space: UnsafeMutablePointer<UInt32>
-  let ownerWaiting = Atomic<Bool>(false)
-
   /// Every `fillMark` records the owner checks whether the consumer is far behind and, if so,
   /// wakes it (at most a quarter of the ring is ever waiting for the writer's 2 ms timer).
   let fillMark: Int
+  private let fillShift: Int
+  /// The owner waits on this futex word while the ring is full; the consumer bumps it after
+  /// taking records when `ownerWaiting` is set.
+  let space: UnsafeMutablePointer<UInt32>
+
+  private let pad0: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+  // Owner thread only.
+  private var producerTail = 0
+  private var cachedHead = 0
+  /// Records published by the owner (monotonic count, not an index).
+  let tail = Atomic<Int>(0)
+  private let pad1: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+  /// Records taken by the consumer.
+  let head = Atomic<Int>(0)
+  let ownerWaiting = Atomic<Bool>(false)
+  private let pad2: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 
   init(capacity: Int, tid: Int32) {
     self.capacity = capacity
     mask = capacity - 1
     fillMark = max(capacity / 4, 1)
+    fillShift = fillMark.trailingZeroBitCount
     self.tid = tid
     slots = .allocate(capacity: capacity)
     space = .allocate(capacity: 1)
@@ -48,23 +53,25 @@ final class ThreadBuffer: @unchecked Sendable {
     space.deallocate()
   }
 
-  /// Appends `r` followed by `items` (owner thread only), waiting for the consumer if the ring is
-  /// full. Returns true when the owner should wake the writer (the ring passed its fill mark).
+  /// The next `count` free slots (owner thread only), waiting for the consumer if the ring is
+  /// full. They may wrap: slot `i` is `slot(i)`. Fill them, then ``publish(_:recorder:)``.
   @inline(__always)
-  func push(_ r: TraceRecord, items: UnsafeBufferPointer<TraceRecord>, recorder: TraceRecorder)
-    -> Bool
-  {
-    let needed = 1 + items.count
-    if capacity - (producerTail - cachedHead) < needed {
-      waitForSpace(needed, recorder: recorder)
+  func reserve(_ count: Int, recorder: TraceRecorder) {
+    if capacity - (producerTail - cachedHead) < count {
+      waitForSpace(count, recorder: recorder)
     }
-    slots[producerTail & mask] = r
-    var t = producerTail + 1
-    for item in items {
-      slots[t & mask] = item
-      t += 1
-    }
-    let crossed = (producerTail / fillMark) != (t / fillMark)
+  }
+
+  /// The `i`th reserved slot.
+  @inline(__always)
+  func slot(_ i: Int) -> UnsafeMutablePointer<TraceRecord> { slots + ((producerTail + i) & mask) }
+
+  /// Publishes `count` filled slots to the consumer. Returns true when the owner should wake
+  /// the writer (the ring passed a fill mark and the writer is that far behind).
+  @inline(__always)
+  func publish(_ count: Int) -> Bool {
+    let t = producerTail + count
+    let crossed = (producerTail >> fillShift) != (t >> fillShift)
     producerTail = t
     tail.store(t, ordering: .releasing)
     guard crossed else { return false }

@@ -58,19 +58,44 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
   deinit { writerWord.deallocate() }
 
   /// Records one event, stamping it with `seq`, `ts` and `tid` now.
-  @inline(__always)
   public func record(_ event: TraceRecord) {
-    record(event, items: UnsafeBufferPointer(start: nil, count: 0))
+    guard !closed.load(ordering: .relaxed) else { return dropAfterClose() }
+    // The ring is reached through the thread's cache without retaining it (the registry keeps it
+    // alive as long as the recorder; a retain/release pair cost two atomic operations per
+    // event), and the event is copied once, straight into its slot.
+    let wake = threadBuffer()._withUnsafeGuaranteedRef { b in
+      b.reserve(1, recorder: self)
+      let slot = b.slot(0)
+      slot.initialize(to: event)
+      slot.pointee.seq = counter.next()
+      slot.pointee.ts = clock.ticks()
+      return b.publish(1)
+    }
+    if wake { wakeWriter() }
   }
 
   /// Records an event followed by `items` in one step (an `epoll_wait` and its ready list), so no
   /// other event lands between them. `event.e` is set to the number of items.
   public func record(_ event: TraceRecord, items: UnsafeBufferPointer<TraceRecord>) {
+    precondition(items.count < capacity, "TraceRecorder: \(items.count) items exceed a ring")
     guard !closed.load(ordering: .relaxed) else { return dropAfterClose() }
-    var r = event
-    r.seq = counter.next()
-    r.ts = clock.ticks()
-    append(&r, items: items)
+    let wake = threadBuffer()._withUnsafeGuaranteedRef { b in
+      b.reserve(1 + items.count, recorder: self)
+      let seq = counter.next()
+      let header = b.slot(0)
+      header.initialize(to: event)
+      header.pointee.seq = seq
+      header.pointee.ts = clock.ticks()
+      header.pointee.e = Int64(items.count)
+      for (i, item) in items.enumerated() {
+        let s = b.slot(1 + i)
+        s.initialize(to: item)
+        s.pointee.seq = seq
+        s.pointee.kind = .readyItem
+      }
+      return b.publish(1 + items.count)
+    }
+    if wake { wakeWriter() }
   }
 
   /// A `seq` and time taken before a system call whose event is recorded after it (see the
@@ -85,29 +110,15 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
   /// Records `event` with the `seq` and time of `stamp`.
   public func record(_ event: TraceRecord, at stamp: TraceStamp) {
     guard stamp.seq != 0 else { return dropAfterClose() }
-    var r = event
-    r.seq = stamp.seq
-    r.ts = stamp.ticks
-    append(&r, items: UnsafeBufferPointer(start: nil, count: 0))
-  }
-
-  @inline(__always)
-  private func append(_ r: inout TraceRecord, items: UnsafeBufferPointer<TraceRecord>) {
-    precondition(items.count < capacity, "TraceRecorder: \(items.count) items exceed a ring")
-    let buffer = threadBuffer()
-    if !items.isEmpty {
-      r.e = Int64(items.count)
-      withUnsafeTemporaryAllocation(of: TraceRecord.self, capacity: items.count) { tmp in
-        for (i, var item) in items.enumerated() {
-          item.seq = r.seq
-          item.kind = .readyItem
-          tmp[i] = item
-        }
-        if buffer.push(r, items: UnsafeBufferPointer(tmp), recorder: self) { wakeWriter() }
-      }
-    } else if buffer.push(r, items: items, recorder: self) {
-      wakeWriter()
+    let wake = threadBuffer()._withUnsafeGuaranteedRef { b in
+      b.reserve(1, recorder: self)
+      let slot = b.slot(0)
+      slot.initialize(to: event)
+      slot.pointee.seq = stamp.seq
+      slot.pointee.ts = stamp.ticks
+      return b.publish(1)
     }
+    if wake { wakeWriter() }
   }
 
   // A dropped event still takes a seq, so the loss shows as a gap before `trace_end`.
@@ -118,11 +129,9 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
 
   /// The calling thread's ring, created and registered on its first event.
   @inline(__always)
-  private func threadBuffer() -> ThreadBuffer {
-    if let p = netpoll_trace_thread_buffer(id) {
-      return Unmanaged<ThreadBuffer>.fromOpaque(p).takeUnretainedValue()
-    }
-    return registerThread()
+  private func threadBuffer() -> Unmanaged<ThreadBuffer> {
+    if let p = netpoll_trace_thread_buffer(id) { return Unmanaged.fromOpaque(p) }
+    return Unmanaged.passUnretained(registerThread())
   }
 
   private func registerThread() -> ThreadBuffer {
