@@ -87,3 +87,22 @@ void netpoll_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
 void netpoll_futex_wake(uint32_t *word) {
   syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
 }
+
+static volatile sig_atomic_t dump_requested;
+
+static void on_dump_signal(int sig) {
+  (void)sig;
+  dump_requested = 1;
+}
+
+void netpoll_install_dump_signal(void) {
+  struct sigaction sa;
+  sa.sa_handler = on_dump_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, NULL);
+}
+
+int netpoll_take_dump_signal(void) {
+  return __atomic_exchange_n(&dump_requested, 0, __ATOMIC_SEQ_CST) ? 1 : 0;
+}

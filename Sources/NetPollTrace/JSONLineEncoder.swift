@@ -222,11 +222,24 @@ struct JSONLineEncoder {
       field("count", r.a)
       key("held_back")
       raw(r.b != 0 ? "true" : "false")
+    case .snapshotFD:
+      field("fd", r.a)
+      field("tag", r.b)
+    case .snapshotPark:
+      field("task", r.a)
+      field("fd", r.b)
+      key("mode")
+      string(TraceMode(rawValue: r.c)?.name ?? "?")
+    case .snapshotOp:
+      field("user_data", r.a)
+      key("op")
+      name(r.b, FlagNames.uringOps)
+      field("fd", r.c)
     }
     // `ret` and `dur_ns` come last where the contract has them, then errno on failure.
     switch r.kind {
     case .park, .wake, .stale, .deadline, .readyItem, .uringSQE, .uringSetup, .uringOverflow,
-      .uringCQE:
+      .uringCQE, .snapshotFD, .snapshotPark, .snapshotOp:
       break
     default:
       field("ret", r.ret)

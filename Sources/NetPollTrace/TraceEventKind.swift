@@ -60,6 +60,13 @@ public enum TraceEventKind: UInt8, Sendable, CaseIterable {
   /// `a` completions dropped by the kernel since the last report, `b` 1 when the kernel holds
   /// completions back for a full CQ (`IORING_SQ_CQ_OVERFLOW`).
   case uringOverflow
+  /// Flight-recorder snapshot: `a` fd, `b` tag (registered at the window's start).
+  case snapshotFD
+  /// Flight-recorder snapshot: `a` task, `b` fd, `c` mode (parked at the window's start).
+  case snapshotPark
+  /// Flight-recorder snapshot: `a` user_data, `b` opcode (IORING_OP_*), `c` fd (an operation in
+  /// flight at the window's start).
+  case snapshotOp
 
   /// The `ev` name written to the trace.
   public var name: String {
@@ -91,6 +98,9 @@ public enum TraceEventKind: UInt8, Sendable, CaseIterable {
     case .uringEnter: "uring_enter"
     case .uringCQE: "uring_cqe"
     case .uringOverflow: "uring_overflow"
+    case .snapshotFD: "snapshot_fd"
+    case .snapshotPark: "snapshot_park"
+    case .snapshotOp: "snapshot_op"
     }
   }
 }

@@ -23,6 +23,43 @@ struct RuntimeOptions: ParsableArguments {
 
   @Option(help: "Worker threads (default: one per core).")
   var workers: Int?
+
+  @Option(
+    help: """
+      Flight-recorder mode: keep only the last SIZE of events in memory (e.g. 8M, 64MiB) and \
+      write nothing until a dump (SIGUSR1, or --dump-on-wake-latency); each dump is a new \
+      trace file beside --trace PATH (PATH without .jsonl, then -flight-N.jsonl).
+      """)
+  var flightRecorder: String?
+
+  @Option(
+    help: "With --flight-recorder: dump when a park→wake takes longer than this (e.g. 10ms).")
+  var dumpOnWakeLatency: String?
+
+  /// The flight-recorder settings, checked: nil when it is off.
+  func validateFlight() throws -> (bytes: Int, trigger: UInt64?)? {
+    guard let flightRecorder else {
+      if dumpOnWakeLatency != nil {
+        throw ValidationError("--dump-on-wake-latency needs --flight-recorder SIZE")
+      }
+      return nil
+    }
+    guard trace != nil else {
+      throw ValidationError("--flight-recorder needs --trace PATH: dumps are written beside it")
+    }
+    guard let bytes = Units.bytes(flightRecorder), bytes >= 64 * 1024 else {
+      throw ValidationError(
+        "--flight-recorder: '\(flightRecorder)' is not a size of at least 64K (e.g. 8M, 64MiB)")
+    }
+    var trigger: UInt64?
+    if let text = dumpOnWakeLatency {
+      guard let ns = Units.nanoseconds(text), ns > 0 else {
+        throw ValidationError("--dump-on-wake-latency: '\(text)' is not a duration (e.g. 10ms, 1.5s)")
+      }
+      trigger = ns
+    }
+    return (bytes, trigger)
+  }
 }
 
 extension BackendChoice: ExpressibleByArgument {}
@@ -31,15 +68,26 @@ extension BackendChoice: ExpressibleByArgument {}
 struct TraceSession {
   let runtime: NetPollRuntime
   let writer: TraceWriter?
+  let flight: FlightRecorder?
 
   init(_ options: RuntimeOptions, command: String) throws {
     if let workers = options.workers, workers < 1 {
       throw ValidationError("--workers must be at least 1")
     }
     let (backend, backendNote) = options.backend.resolve()
+    let flightOptions = try options.validateFlight()
     var writer: TraceWriter?
     var recorder: TraceRecorder?
-    if let path = options.trace {
+    var flight: FlightRecorder?
+    if let path = options.trace, let flightOptions {
+      let r = TraceRecorder()
+      flight = FlightRecorder(
+        recorder: r, bytes: flightOptions.bytes, basePath: path,
+        header: .init(backend: backend.rawValue, command: command, backendNote: backendNote),
+        wakeLatencyTrigger: flightOptions.trigger)
+      FlightRecorder.installDumpSignal()
+      recorder = r
+    } else if let path = options.trace {
       let r = TraceRecorder()
       do {
         writer = try TraceWriter(
@@ -54,14 +102,17 @@ struct TraceSession {
       runtime = try NetPollRuntime(backend: backend, recorder: recorder, workers: options.workers)
     } catch {
       writer?.finish()
+      flight?.finish()
       throw CleanExit.message("netpoll: backend \(backend): \(error)", failing: true)
     }
     self.writer = writer
+    self.flight = flight
   }
 
   /// Stops the runtime, then ends the trace.
   func finish() {
     runtime.shutdown()
+    flight?.finish()
     if let writer {
       let dropped = writer.finish()
       if dropped > 0 { printError("netpoll: trace \(writer.path): \(dropped) events dropped") }

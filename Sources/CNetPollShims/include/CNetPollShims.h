@@ -100,3 +100,8 @@ static inline void netpoll_word_store(uint32_t *word, uint32_t value) {
 static inline uint32_t netpoll_word_add(uint32_t *word, uint32_t delta) {
   return __atomic_fetch_add(word, delta, __ATOMIC_SEQ_CST);
 }
+
+/// Installs a SIGUSR1 handler that only sets a flag (async-signal-safe): the flight recorder's
+/// thread polls it with netpoll_take_dump_signal(), which returns 1 once per signal burst.
+void netpoll_install_dump_signal(void);
+int netpoll_take_dump_signal(void);
