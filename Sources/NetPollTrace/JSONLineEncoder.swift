@@ -4,16 +4,16 @@
 
 /// Turns ``TraceRecord``s into JSON lines. Runs on the writer thread only; the recording threads
 /// never see it. It still matters: on a one-core server the writer competes with the runtime.
-struct JSONLineEncoder {
-  let out = OutputBytes()
+package struct JSONLineEncoder {
+  package let out = OutputBytes()
 
-  init() {}
+  package init() {}
 
-  mutating func raw(_ s: StaticString) {
+  package mutating func raw(_ s: StaticString) {
     s.withUTF8Buffer { out.append(contentsOf: $0) }
   }
 
-  mutating func int<I: BinaryInteger>(_ v: I) {
+  package mutating func int<I: BinaryInteger>(_ v: I) {
     if v == 0 {
       out.append(UInt8(ascii: "0"))
       return
@@ -36,7 +36,7 @@ struct JSONLineEncoder {
   }
 
   /// A JSON string; escapes quotes, backslashes and control characters.
-  mutating func string(_ s: String) {
+  package mutating func string(_ s: String) {
     out.append(UInt8(ascii: "\""))
     for byte in s.utf8 {
       switch byte {
@@ -75,7 +75,7 @@ struct JSONLineEncoder {
   }
 
   /// A string known to need no escaping (names from our own tables).
-  mutating func plain(_ s: String) {
+  package mutating func plain(_ s: String) {
     out.append(UInt8(ascii: "\""))
     var s = s
     s.withUTF8 { out.append(contentsOf: $0) }
@@ -83,7 +83,7 @@ struct JSONLineEncoder {
   }
 
   /// `{"seq":…,"ts":…,"tid":…,"ev":"name"` — the caller adds fields and calls ``end()``.
-  mutating func begin(seq: UInt64, ts: UInt64, tid: Int32, ev: String) {
+  package mutating func begin(seq: UInt64, ts: UInt64, tid: Int32, ev: String) {
     raw("{\"seq\":")
     int(seq)
     raw(",\"ts\":")
@@ -94,23 +94,23 @@ struct JSONLineEncoder {
     plain(ev)
   }
 
-  mutating func field(_ key: StaticString, _ v: Int64) {
+  package mutating func field(_ key: StaticString, _ v: Int64) {
     raw(",\"")
     raw(key)
     raw("\":")
     int(v)
   }
 
-  mutating func key(_ key: StaticString) {
+  package mutating func key(_ key: StaticString) {
     raw(",\"")
     raw(key)
     raw("\":")
   }
 
-  mutating func end() { raw("}\n") }
+  package mutating func end() { raw("}\n") }
 
   /// Encodes one record; `ready` holds the ready items that followed an `epoll_wait`.
-  mutating func encode<Items: Collection<TraceRecord>>(_ r: TraceRecord, ready: Items) {
+  package mutating func encode<Items: Collection<TraceRecord>>(_ r: TraceRecord, ready: Items) {
     begin(seq: r.seq, ts: r.ts, tid: r.tid, ev: r.kind.name)
     switch r.kind {
     case .epollCreate:

@@ -3,10 +3,10 @@
 /// `Array.append` cost ~3,000 instructions per encoded event (uniqueness and capacity checks on
 /// every byte); appending through a pointer the buffer owns costs one bounds compare. Used by the
 /// writer thread only.
-final class OutputBytes {
+package final class OutputBytes {
   private var base: UnsafeMutablePointer<UInt8>
   private var capacity: Int
-  private(set) var count = 0
+  package private(set) var count = 0
 
   init(capacity: Int = 1 << 20) {
     self.capacity = capacity
@@ -39,9 +39,9 @@ final class OutputBytes {
     count += bytes.count
   }
 
-  func removeAll(keepingCapacity: Bool = true) { count = 0 }
+  package func removeAll(keepingCapacity: Bool = true) { count = 0 }
 
-  func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+  package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
     try body(UnsafeRawBufferPointer(start: base, count: count))
   }
 }
