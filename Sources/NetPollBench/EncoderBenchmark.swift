@@ -41,7 +41,7 @@ struct EncoderBenchmark {
       repeat {
         let t0 = monotonicNanos()
         encoder.out.removeAll(keepingCapacity: true)
-        let lines = Self.encode(batch, with: &encoder)
+        let lines = encoder.encode(batch: batch)
         let ns = Double(monotonicNanos() - t0)
         let bytes = Double(encoder.out.count)
         rates.append(bytes / ns * 1e3)
@@ -51,21 +51,6 @@ struct EncoderBenchmark {
     }
     return Result(
       mbPerSecond: Summary(rates).median, nsPerLine: Summary(perLine).median, bytesPerLine: bytesPerLine)
-  }
-
-  /// What `TraceWriter.flush` does with a drained batch: one line per record, an `epoll_wait`
-  /// taking its ready items with it.
-  static func encode(_ batch: UnsafeBufferPointer<TraceRecord>, with enc: inout JSONLineEncoder) -> Int {
-    var i = 0
-    var lines = 0
-    while i < batch.count {
-      let r = batch[i]
-      let items = r.kind == .epollWait ? min(Int(r.e), batch.count - i - 1) : 0
-      enc.encode(r, ready: batch[(i + 1)..<(i + 1 + items)])
-      i += 1 + items
-      lines += 1
-    }
-    return lines
   }
 
   /// Stamps `seq`, `ts` and `tid` as the recorder would: ts about 1.3 µs apart, four workers.

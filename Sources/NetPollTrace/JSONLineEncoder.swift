@@ -109,6 +109,22 @@ package struct JSONLineEncoder {
 
   package mutating func end() { raw("}\n") }
 
+  /// Encodes a batch as the writer drains it from the ring: one line per record, each
+  /// `epoll_wait` taking the ``TraceEventKind/readyItem`` records that follow it. Returns the
+  /// number of lines. An item count running past the batch is cut at its end.
+  package mutating func encode(batch: UnsafeBufferPointer<TraceRecord>) -> Int {
+    var i = 0
+    var lines = 0
+    while i < batch.count {
+      let r = batch[i]
+      let items = r.kind == .epollWait ? Int(clamping: max(0, min(r.e, Int64(batch.count - i - 1)))) : 0
+      encode(r, ready: UnsafeBufferPointer(rebasing: batch[(i + 1)..<(i + 1 + items)]))
+      i += 1 + items
+      lines += 1
+    }
+    return lines
+  }
+
   /// Encodes one record; `ready` holds the ready items that followed an `epoll_wait`.
   package mutating func encode<Items: Collection<TraceRecord>>(_ r: TraceRecord, ready: Items) {
     begin(seq: r.seq, ts: r.ts, tid: r.tid, ev: r.kind.name)
