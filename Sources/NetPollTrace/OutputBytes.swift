@@ -15,6 +15,7 @@ package final class OutputBytes {
 
   deinit { base.deallocate() }
 
+  @inline(never)
   private func grow(toAtLeast needed: Int) {
     var newCapacity = capacity * 2
     while newCapacity < needed { newCapacity *= 2 }
@@ -37,6 +38,20 @@ package final class OutputBytes {
     if count + bytes.count > capacity { grow(toAtLeast: count + bytes.count) }
     if let src = bytes.baseAddress { (base + count).update(from: src, count: bytes.count) }
     count += bytes.count
+  }
+
+  /// Makes room for `n` more bytes and returns where they go; ``commit(_:)`` then counts what was
+  /// written. The pointer is valid until the next call that may grow the buffer.
+  @inline(__always)
+  func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+    if count + n > capacity { grow(toAtLeast: count + n) }
+    return base + count
+  }
+
+  /// Counts `n` bytes written at the pointer the last ``reserve(_:)`` returned.
+  @inline(__always)
+  func commit(_ n: Int) {
+    count += n
   }
 
   package func removeAll(keepingCapacity: Bool = true) { count = 0 }

@@ -60,6 +60,15 @@ public enum TraceEventKind: UInt8, Sendable, CaseIterable {
   /// `a` completions dropped by the kernel since the last report, `b` 1 when the kernel holds
   /// completions back for a full CQ (`IORING_SQ_CQ_OVERFLOW`).
   case uringOverflow
+  /// Flight-recorder snapshot (`snapshot_fd`): the fd is registered with the poller at the
+  /// window's start. `a` fd, `b` tag. No `ret`, no `errno`.
+  case snapshotFD
+  /// Flight-recorder snapshot (`snapshot_park`): the task is parked on the fd at the window's
+  /// start. `a` task, `b` fd, `c` mode (``TraceMode``). No `ret`, no `errno`.
+  case snapshotPark
+  /// Flight-recorder snapshot (`snapshot_op`): a completion-mode operation is in flight at the
+  /// window's start. `a` user_data, `b` opcode (IORING_OP_*), `c` fd. No `ret`, no `errno`.
+  case snapshotOp
 
   /// The `ev` name written to the trace.
   public var name: String {
@@ -91,6 +100,9 @@ public enum TraceEventKind: UInt8, Sendable, CaseIterable {
     case .uringEnter: "uring_enter"
     case .uringCQE: "uring_cqe"
     case .uringOverflow: "uring_overflow"
+    case .snapshotFD: "snapshot_fd"
+    case .snapshotPark: "snapshot_park"
+    case .snapshotOp: "snapshot_op"
     }
   }
 }
@@ -101,7 +113,7 @@ public enum TraceMode: Int64, Sendable {
   case write = 2
   case readWrite = 3
 
-  var name: String {
+  var name: StaticString {
     switch self {
     case .read: "r"
     case .write: "w"
@@ -117,7 +129,7 @@ public enum TraceWakeReason: Int64, Sendable {
   case close = 2
   case cancel = 3
 
-  var name: String {
+  var name: StaticString {
     switch self {
     case .ready: "ready"
     case .deadline: "deadline"
@@ -135,7 +147,7 @@ public enum TraceSocketOption: Int64, Sendable {
   case error = 4
   case reusePort = 5
 
-  var name: String {
+  var name: StaticString {
     switch self {
     case .reuseAddress: "SO_REUSEADDR"
     case .noDelay: "TCP_NODELAY"

@@ -10,51 +10,57 @@ import Testing
   static let goldenPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("Fixtures/encoder-golden.jsonl").path
 
-  /// Each case encoded on its own, one line each (the line keeps its `\n`).
+  /// Each case encoded on its own, one line each (the line keeps its `\n`): the records, the
+  /// `trace_start` and `trace_end` lines, then version 2's snapshot lines.
   static func encodedLines() -> [String] {
     var lines: [String] = []
-    for c in EncoderGoldenCases.all {
-      var enc = JSONLineEncoder()
-      enc.encode(c.record, ready: c.ready)
-      lines.append(enc.out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+    for c in EncoderGoldenCases.all + EncoderGoldenCases.snapshots {
+      lines.append(encoded { $0.encode(c.record, ready: c.ready) })
     }
-    for line in headerLines() { lines.append(line) }
+    lines.insert(contentsOf: headerLines(), at: EncoderGoldenCases.all.count)
     return lines
   }
 
-  /// `trace_start` and `trace_end` as the writer builds them, with strings that need escaping.
+  static func encoded(_ body: (inout JSONLineEncoder) -> Void) -> String {
+    var enc = JSONLineEncoder()
+    body(&enc)
+    return enc.out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+  }
+
+  static let commands = [
+    "netpoll serve --trace t.jsonl", "", "a \"quoted\"\tcmd \\ back\\slash\nnew\rline",
+    "ctl \u{1}\u{8}\u{c}\u{1f} del \u{7f} é 日本 🚀 /",
+  ]
+
+  /// `trace_start` and `trace_end`, with strings that need escaping; then the window form.
   static func headerLines() -> [String] {
     var lines: [String] = []
-    let commands = [
-      "netpoll serve --trace t.jsonl", "", "a \"quoted\"\tcmd \\ back\\slash\nnew\rline",
-      "ctl \u{1}\u{8}\u{c}\u{1f} del \u{7f} é 日本 🚀 /",
-    ]
     for (i, command) in commands.enumerated() {
-      var enc = JSONLineEncoder()
-      enc.begin(seq: 0, ts: 0, tid: [4711, 0, Int32.max, Int32.min][i], ev: "trace_start")
-      enc.key("format")
-      enc.string("netpoll-trace")
-      enc.field("version", 1)
-      enc.key("backend")
-      enc.string(["epoll", "uring", "uring-completion", "bench \"x\""][i])
-      enc.field("pid", Int64([4711, 1, Int64(Int32.max), 0][i]))
-      enc.key("wall")
-      enc.string("2026-11-26T22:50:01.123456Z")
-      enc.key("command")
-      enc.string(command)
-      enc.key("backend_note")
-      enc.string(i == 2 ? "auto: io_uring unavailable (io_uring_setup: EPERM \"x\"); fell back" : command)
-      enc.end()
-      lines.append(enc.out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+      lines.append(
+        encoded {
+          $0.encodeTraceStart(
+            backend: ["epoll", "uring", "uring-completion", "bench \"x\""][i], command: command,
+            backendNote: i == 2 ? "auto: io_uring unavailable (io_uring_setup: EPERM \"x\"); fell back" : command,
+            pid: [4711, 1, Int32.max, 0][i], wall: "2026-11-26T22:50:01.123456Z", tid: [4711, 0, Int32.max, Int32.min][i])
+        })
     }
-    for (seq, lines_, dropped) in [(UInt64(100), Int64(100), Int64(0)), (0, 1, 0), (UInt64.max, Int64.max, Int64.max)] {
-      var enc = JSONLineEncoder()
-      enc.begin(seq: seq, ts: seq &* 3, tid: 4711, ev: "trace_end")
-      enc.field("events", lines_)
-      enc.field("dropped", dropped)
-      enc.end()
-      lines.append(enc.out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) })
+    for (seq, count, dropped) in [(UInt64(100), UInt64(100), UInt64(0)), (0, 1, 0), (UInt64.max, UInt64(Int64.max), UInt64(Int64.max))] {
+      lines.append(encoded { $0.encodeTraceEnd(seq: seq, ts: seq &* 3, tid: 4711, lines: count, dropped: dropped) })
     }
+    let windows = [
+      TraceWindow(seq: 1_234_567, ts: 15_023_114_000, trigger: "SIGUSR1"),
+      TraceWindow(seq: 1, ts: 0, trigger: "wake_latency task 12 fd 9 r 15023114 ns"),
+      TraceWindow(seq: UInt64.max, ts: UInt64.max, trigger: commands[3]),
+    ]
+    for window in windows {
+      lines.append(
+        encoded {
+          $0.encodeTraceStart(
+            backend: "epoll", command: "netpoll serve --flight-recorder 64MiB", backendNote: "", pid: 4711,
+            wall: "2026-11-26T22:50:01.123456Z", tid: 4711, window: window)
+        })
+    }
+    lines.append(encoded { $0.encodeTraceEnd(seq: 1_234_999, ts: 15_999_000_000, tid: 4711, lines: 433, dropped: 0) })
     return lines
   }
 
