@@ -18,9 +18,9 @@ package struct JSONLineEncoder {
   /// Room reserved for one line other than its ready items. The longest line the golden test
   /// encodes (a `uring_setup` with every flag and feature bit set, extreme integers) is under
   /// half of it; the test checks that margin.
-  static let maxLineBytes = 2048
+  package static let maxLineBytes = 2048
   /// Room reserved for each `epoll_wait` ready item (the longest is under half of it).
-  static let maxReadyItemBytes = 512
+  package static let maxReadyItemBytes = 512
 
   package init() {}
 
