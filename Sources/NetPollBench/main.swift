@@ -5,6 +5,7 @@
 //   netpoll-bench park-wake [--backends epoll,uring,...] [--workers N] [--seconds S]
 //   netpoll-bench all [--seconds S]
 //   netpoll-bench record-only --events N [--threads T]   (run under valgrind: allocations/event)
+//   netpoll-bench encode-only --events N                 (run under valgrind: allocations/line)
 import NetPoll
 
 #if canImport(Glibc)
@@ -13,7 +14,7 @@ import NetPoll
 
 func usage() -> Never {
   let text = """
-    usage: netpoll-bench recorder|encoder|park-wake|all|record-only [--seconds S] [--backends LIST] [--workers N]
+    usage: netpoll-bench recorder|encoder|park-wake|all|record-only|encode-only [--seconds S] [--backends LIST] [--workers N]
                      [--events N] [--threads T]
 
     """
@@ -22,7 +23,11 @@ func usage() -> Never {
 }
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard let what = args.first, ["recorder", "encoder", "park-wake", "all", "record-only"].contains(what) else { usage() }
+guard let what = args.first,
+  ["recorder", "encoder", "park-wake", "all", "record-only", "encode-only"].contains(what)
+else {
+  usage()
+}
 args.removeFirst()
 var seconds = 1.0
 var workers = 1
@@ -46,6 +51,10 @@ while !args.isEmpty {
 guard seconds > 0, workers > 0, events >= 0, threads > 0 else { usage() }
 if what == "record-only" {
   RecorderBenchmark.recordOnly(events: events, threads: threads)
+  exit(0)
+}
+if what == "encode-only" {
+  EncoderBenchmark.encodeOnly(lines: events)
   exit(0)
 }
 

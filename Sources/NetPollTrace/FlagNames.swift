@@ -25,7 +25,7 @@ enum FlagTable {
   /// The bits that have a name.
   var namedBits: UInt64 {
     switch self {
-    case .epollEvents: 0xc000201f
+    case .epollEvents: 0xc000_201f
     case .pollEvents: 0x203f
     case .epollCreateFlags: 0x80000
     case .uringSQEFlags: 0x7f

@@ -37,7 +37,9 @@ extension JSONLineEncoder {
     let start = out.reserve(256)
     var w = ByteCursor(start)
     w.header(seq: 0, ts: 0, tid: tid)
-    w.put(",\"ev\":\"trace_start\",\"format\":\"netpoll-trace\",\"version\":2,\"source\":\"runtime\",\"backend\":")
+    w.put(
+      ",\"ev\":\"trace_start\",\"format\":\"netpoll-trace\",\"version\":2,\"source\":\"runtime\",\"backend\":"
+    )
     out.commit(w.p - start)
     string(backend)
     field("pid", Int64(pid))

@@ -112,7 +112,8 @@ enum EncoderGoldenCases {
     let addresses: [(Int64, Int64, Int64)] = [
       address(AF_INET, 0, 0, 0), address(AF_INET, 65535, 0xffff_ffff, 0),
       address(AF_INET, 1, 0xffff_ffff_0a00_0001, 0xffff), address(AF_INET6, 0, 0, 0),
-      address(AF_INET6, 65535, UInt64.max, UInt64.max), address(AF_INET6, 8080, 0x2001_0db8_0000_0000, 0x0000_0000_0000_0001),
+      address(AF_INET6, 65535, UInt64.max, UInt64.max),
+      address(AF_INET6, 8080, 0x2001_0db8_0000_0000, 0x0000_0000_0000_0001),
       address(AF_INET6, 1, 0, 0x0000_ffff_0a00_0001), address(AF_INET6, 2, 0, 0x0a00_0001),
       address(AF_INET6, 3, 0xfe80_0000_0000_0000, 0x0211_22ff_fe33_4455),
       address(AF_INET6, 4, 0x0001_0000_0000_0002, 0x0000_0000_0003_0000),

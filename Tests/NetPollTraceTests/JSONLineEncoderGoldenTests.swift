@@ -40,12 +40,17 @@ import Testing
         encoded {
           $0.encodeTraceStart(
             backend: ["epoll", "uring", "uring-completion", "bench \"x\""][i], command: command,
-            backendNote: i == 2 ? "auto: io_uring unavailable (io_uring_setup: EPERM \"x\"); fell back" : command,
-            pid: [4711, 1, Int32.max, 0][i], wall: "2026-11-26T22:50:01.123456Z", tid: [4711, 0, Int32.max, Int32.min][i])
+            backendNote: i == 2
+              ? "auto: io_uring unavailable (io_uring_setup: EPERM \"x\"); fell back" : command,
+            pid: [4711, 1, Int32.max, 0][i], wall: "2026-11-26T22:50:01.123456Z",
+            tid: [4711, 0, Int32.max, Int32.min][i])
         })
     }
-    for (seq, count, dropped) in [(UInt64(100), UInt64(100), UInt64(0)), (0, 1, 0), (UInt64.max, UInt64(Int64.max), UInt64(Int64.max))] {
-      lines.append(encoded { $0.encodeTraceEnd(seq: seq, ts: seq &* 3, tid: 4711, lines: count, dropped: dropped) })
+    for (seq, count, dropped) in [
+      (UInt64(100), UInt64(100), UInt64(0)), (0, 1, 0), (UInt64.max, UInt64(Int64.max), UInt64(Int64.max)),
+    ] {
+      lines.append(
+        encoded { $0.encodeTraceEnd(seq: seq, ts: seq &* 3, tid: 4711, lines: count, dropped: dropped) })
     }
     let windows = [
       TraceWindow(seq: 1_234_567, ts: 15_023_114_000, trigger: "SIGUSR1"),
@@ -60,7 +65,8 @@ import Testing
             wall: "2026-11-26T22:50:01.123456Z", tid: 4711, window: window)
         })
     }
-    lines.append(encoded { $0.encodeTraceEnd(seq: 1_234_999, ts: 15_999_000_000, tid: 4711, lines: 433, dropped: 0) })
+    lines.append(
+      encoded { $0.encodeTraceEnd(seq: 1_234_999, ts: 15_999_000_000, tid: 4711, lines: 433, dropped: 0) })
     return lines
   }
 

@@ -20,7 +20,10 @@ import Testing
         backend: "uring", command: "netpoll serve \"x\"", backendNote: "auto: fell back", pid: 77,
         wall: "2026-12-03T08:00:00.000001Z", tid: 78)
     }
-    #expect(line.hasPrefix(#"{"seq":0,"ts":0,"tid":78,"ev":"trace_start","format":"netpoll-trace","version":2,"source":"runtime","#))
+    #expect(
+      line.hasPrefix(
+        #"{"seq":0,"ts":0,"tid":78,"ev":"trace_start","format":"netpoll-trace","version":2,"source":"runtime","#
+      ))
     #expect(line.hasSuffix("}\n"))
     let start = try Self.object(line)
     #expect(start["backend"] as? String == "uring")
@@ -36,9 +39,13 @@ import Testing
     let line = Self.encoded {
       $0.encodeTraceStart(
         backend: "epoll", command: "", backendNote: "", pid: 1, wall: "w", tid: 1,
-        window: TraceWindow(seq: 9_000_001, ts: 15_023_114, trigger: "wake_latency task 12 fd 9 r 15023114 ns"))
+        window: TraceWindow(
+          seq: 9_000_001, ts: 15_023_114, trigger: "wake_latency task 12 fd 9 r 15023114 ns"))
     }
-    #expect(line.contains(#","window":true,"window_seq":9000001,"window_ts":15023114,"trigger":"wake_latency task 12 fd 9 r 15023114 ns"}"#))
+    #expect(
+      line.contains(
+        #","window":true,"window_seq":9000001,"window_ts":15023114,"trigger":"wake_latency task 12 fd 9 r 15023114 ns"}"#
+      ))
     let start = try Self.object(line)
     #expect(start["version"] as? Int == 2)
     #expect(start["window_seq"] as? Int == 9_000_001)
@@ -61,9 +68,11 @@ import Testing
         == #"{"seq":0,"ts":500,"tid":0,"ev":"snapshot_park","task":12,"fd":9,"mode":"w"}"# + "\n")
     #expect(
       Self.encoded { $0.encode(op, ready: []) }
-        == #"{"seq":0,"ts":0,"tid":0,"ev":"snapshot_op","user_data":4611686031312289796,"op":"SEND","fd":9}"# + "\n")
+        == #"{"seq":0,"ts":0,"tid":0,"ev":"snapshot_op","user_data":4611686031312289796,"op":"SEND","fd":9}"#
+        + "\n")
     #expect(
-      Self.encoded { $0.encode(fd, ready: []) } == #"{"seq":0,"ts":0,"tid":0,"ev":"snapshot_fd","fd":9,"tag":3}"# + "\n")
+      Self.encoded { $0.encode(fd, ready: []) }
+        == #"{"seq":0,"ts":0,"tid":0,"ev":"snapshot_fd","fd":9,"tag":3}"# + "\n")
   }
 
   @Test("the longest line of every kind fills at most half the room reserved for it")
