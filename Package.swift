@@ -37,7 +37,7 @@ let package = Package(
       name: "netpoll-bench", dependencies: ["NetPoll", "NetPollTrace"], path: "Sources/NetPollBench"),
     .testTarget(
       name: "NetPollTests", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay"]),
-    .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"]),
+    .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"], exclude: ["Fixtures"]),
     .testTarget(
       name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"], exclude: ["Fixtures"]),
   ],

@@ -10,6 +10,7 @@ import Synchronization
 /// - **two threads**: both cores record into one recorder at once (lock contention).
 /// - **with writer**: a real ``TraceWriter`` drains to /dev/null on its own thread while one
 ///   thread records flat out; the rate is whichever of recording and JSON encoding is slower.
+/// - **encode**: the writer's JSON encoding alone, MB/s and ns per line (``EncoderBenchmark``).
 /// - **allocations**: not counted in process (glibc 2.34+ has no malloc hooks, and an executable's
 ///   own `malloc` is not exported to the libraries' versioned `malloc@GLIBC_2.2.5` references
 ///   without linker flags); `recordOnly(events:threads:)` is run under valgrind instead, see
@@ -28,9 +29,11 @@ struct RecorderBenchmark {
     let single = singleThread()
     let two = twoThreads()
     let writer = withWriter()
+    let encode = EncoderBenchmark(seconds: seconds).run()
     return """
       {"ns_per_event_single":\(single.json),"ns_per_event_two_threads":\(two.summary.json),\
-      "two_thread_events_per_second":\(Int(two.eventsPerSecond)),"ns_per_event_with_writer":\(fixed(writer))}
+      "two_thread_events_per_second":\(Int(two.eventsPerSecond)),"ns_per_event_with_writer":\(fixed(writer)),\
+      "encode":\(encode)}
       """
   }
 

@@ -1,9 +1,11 @@
 // netpoll-bench: the micro-benchmarks tools/bench runs. Prints one JSON object on stdout.
 //
-//   netpoll-bench recorder [--seconds S]
+//   netpoll-bench recorder [--seconds S]     (includes the JSON encoder's throughput, "encode")
+//   netpoll-bench encoder [--seconds S]      (only that: MB/s and ns per line, two event mixes)
 //   netpoll-bench park-wake [--backends epoll,uring,...] [--workers N] [--seconds S]
 //   netpoll-bench all [--seconds S]
 //   netpoll-bench record-only --events N [--threads T]   (run under valgrind: allocations/event)
+//   netpoll-bench encode-only --events N                 (run under valgrind: allocations/line)
 import NetPoll
 
 #if canImport(Glibc)
@@ -12,7 +14,7 @@ import NetPoll
 
 func usage() -> Never {
   let text = """
-    usage: netpoll-bench recorder|park-wake|all|record-only [--seconds S] [--backends LIST] [--workers N]
+    usage: netpoll-bench recorder|encoder|park-wake|all|record-only|encode-only [--seconds S] [--backends LIST] [--workers N]
                      [--events N] [--threads T]
 
     """
@@ -21,7 +23,11 @@ func usage() -> Never {
 }
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard let what = args.first, ["recorder", "park-wake", "all", "record-only"].contains(what) else { usage() }
+guard let what = args.first,
+  ["recorder", "encoder", "park-wake", "all", "record-only", "encode-only"].contains(what)
+else {
+  usage()
+}
 args.removeFirst()
 var seconds = 1.0
 var workers = 1
@@ -47,10 +53,17 @@ if what == "record-only" {
   RecorderBenchmark.recordOnly(events: events, threads: threads)
   exit(0)
 }
+if what == "encode-only" {
+  EncoderBenchmark.encodeOnly(lines: events)
+  exit(0)
+}
 
 var parts: [String] = []
 if what == "recorder" || what == "all" {
   parts.append("\"recorder\":" + RecorderBenchmark(seconds: seconds).run())
+}
+if what == "encoder" {
+  parts.append("\"encode\":" + EncoderBenchmark(seconds: seconds).run())
 }
 if what == "park-wake" || what == "all" {
   var results: [String] = []

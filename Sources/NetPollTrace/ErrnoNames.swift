@@ -2,139 +2,145 @@
 public enum ErrnoNames {
   /// The symbolic name of `value` ("EAGAIN"), or "E<number>" for a value Linux does not define.
   public static func name(_ value: Int32) -> String {
-    table[value] ?? "E\(value)"
+    if let name = staticName(value) { return name.description }
+    return "E\(value)"
   }
 
-  private static let table: [Int32: String] = [
-    1: "EPERM",
-    2: "ENOENT",
-    3: "ESRCH",
-    4: "EINTR",
-    5: "EIO",
-    6: "ENXIO",
-    7: "E2BIG",
-    8: "ENOEXEC",
-    9: "EBADF",
-    10: "ECHILD",
-    11: "EAGAIN",
-    12: "ENOMEM",
-    13: "EACCES",
-    14: "EFAULT",
-    15: "ENOTBLK",
-    16: "EBUSY",
-    17: "EEXIST",
-    18: "EXDEV",
-    19: "ENODEV",
-    20: "ENOTDIR",
-    21: "EISDIR",
-    22: "EINVAL",
-    23: "ENFILE",
-    24: "EMFILE",
-    25: "ENOTTY",
-    26: "ETXTBSY",
-    27: "EFBIG",
-    28: "ENOSPC",
-    29: "ESPIPE",
-    30: "EROFS",
-    31: "EMLINK",
-    32: "EPIPE",
-    33: "EDOM",
-    34: "ERANGE",
-    35: "EDEADLK",
-    36: "ENAMETOOLONG",
-    37: "ENOLCK",
-    38: "ENOSYS",
-    39: "ENOTEMPTY",
-    40: "ELOOP",
-    42: "ENOMSG",
-    43: "EIDRM",
-    44: "ECHRNG",
-    45: "EL2NSYNC",
-    46: "EL3HLT",
-    47: "EL3RST",
-    48: "ELNRNG",
-    49: "EUNATCH",
-    50: "ENOCSI",
-    51: "EL2HLT",
-    52: "EBADE",
-    53: "EBADR",
-    54: "EXFULL",
-    55: "ENOANO",
-    56: "EBADRQC",
-    57: "EBADSLT",
-    59: "EBFONT",
-    60: "ENOSTR",
-    61: "ENODATA",
-    62: "ETIME",
-    63: "ENOSR",
-    64: "ENONET",
-    65: "ENOPKG",
-    66: "EREMOTE",
-    67: "ENOLINK",
-    68: "EADV",
-    69: "ESRMNT",
-    70: "ECOMM",
-    71: "EPROTO",
-    72: "EMULTIHOP",
-    73: "EDOTDOT",
-    74: "EBADMSG",
-    75: "EOVERFLOW",
-    76: "ENOTUNIQ",
-    77: "EBADFD",
-    78: "EREMCHG",
-    79: "ELIBACC",
-    80: "ELIBBAD",
-    81: "ELIBSCN",
-    82: "ELIBMAX",
-    83: "ELIBEXEC",
-    84: "EILSEQ",
-    85: "ERESTART",
-    86: "ESTRPIPE",
-    87: "EUSERS",
-    88: "ENOTSOCK",
-    89: "EDESTADDRREQ",
-    90: "EMSGSIZE",
-    91: "EPROTOTYPE",
-    92: "ENOPROTOOPT",
-    93: "EPROTONOSUPPORT",
-    94: "ESOCKTNOSUPPORT",
-    95: "EOPNOTSUPP",
-    96: "EPFNOSUPPORT",
-    97: "EAFNOSUPPORT",
-    98: "EADDRINUSE",
-    99: "EADDRNOTAVAIL",
-    100: "ENETDOWN",
-    101: "ENETUNREACH",
-    102: "ENETRESET",
-    103: "ECONNABORTED",
-    104: "ECONNRESET",
-    105: "ENOBUFS",
-    106: "EISCONN",
-    107: "ENOTCONN",
-    108: "ESHUTDOWN",
-    109: "ETOOMANYREFS",
-    110: "ETIMEDOUT",
-    111: "ECONNREFUSED",
-    112: "EHOSTDOWN",
-    113: "EHOSTUNREACH",
-    114: "EALREADY",
-    115: "EINPROGRESS",
-    116: "ESTALE",
-    117: "EUCLEAN",
-    118: "ENOTNAM",
-    119: "ENAVAIL",
-    120: "EISNAM",
-    121: "EREMOTEIO",
-    122: "EDQUOT",
-    123: "ENOMEDIUM",
-    124: "EMEDIUMTYPE",
-    125: "ECANCELED",
-    126: "ENOKEY",
-    127: "EKEYEXPIRED",
-    128: "EKEYREVOKED",
-    129: "EKEYREJECTED",
-    130: "EOWNERDEAD",
-    131: "ENOTRECOVERABLE",
-    132: "ERFKILL",
-  ]
+  /// The symbolic name of `value`, or `nil` when Linux defines none. A `switch` compiled to a
+  /// constant table: the trace writer names an errno without building a `String`.
+  static func staticName(_ value: Int32) -> StaticString? {
+    switch value {
+    case 1: "EPERM"
+    case 2: "ENOENT"
+    case 3: "ESRCH"
+    case 4: "EINTR"
+    case 5: "EIO"
+    case 6: "ENXIO"
+    case 7: "E2BIG"
+    case 8: "ENOEXEC"
+    case 9: "EBADF"
+    case 10: "ECHILD"
+    case 11: "EAGAIN"
+    case 12: "ENOMEM"
+    case 13: "EACCES"
+    case 14: "EFAULT"
+    case 15: "ENOTBLK"
+    case 16: "EBUSY"
+    case 17: "EEXIST"
+    case 18: "EXDEV"
+    case 19: "ENODEV"
+    case 20: "ENOTDIR"
+    case 21: "EISDIR"
+    case 22: "EINVAL"
+    case 23: "ENFILE"
+    case 24: "EMFILE"
+    case 25: "ENOTTY"
+    case 26: "ETXTBSY"
+    case 27: "EFBIG"
+    case 28: "ENOSPC"
+    case 29: "ESPIPE"
+    case 30: "EROFS"
+    case 31: "EMLINK"
+    case 32: "EPIPE"
+    case 33: "EDOM"
+    case 34: "ERANGE"
+    case 35: "EDEADLK"
+    case 36: "ENAMETOOLONG"
+    case 37: "ENOLCK"
+    case 38: "ENOSYS"
+    case 39: "ENOTEMPTY"
+    case 40: "ELOOP"
+    case 42: "ENOMSG"
+    case 43: "EIDRM"
+    case 44: "ECHRNG"
+    case 45: "EL2NSYNC"
+    case 46: "EL3HLT"
+    case 47: "EL3RST"
+    case 48: "ELNRNG"
+    case 49: "EUNATCH"
+    case 50: "ENOCSI"
+    case 51: "EL2HLT"
+    case 52: "EBADE"
+    case 53: "EBADR"
+    case 54: "EXFULL"
+    case 55: "ENOANO"
+    case 56: "EBADRQC"
+    case 57: "EBADSLT"
+    case 59: "EBFONT"
+    case 60: "ENOSTR"
+    case 61: "ENODATA"
+    case 62: "ETIME"
+    case 63: "ENOSR"
+    case 64: "ENONET"
+    case 65: "ENOPKG"
+    case 66: "EREMOTE"
+    case 67: "ENOLINK"
+    case 68: "EADV"
+    case 69: "ESRMNT"
+    case 70: "ECOMM"
+    case 71: "EPROTO"
+    case 72: "EMULTIHOP"
+    case 73: "EDOTDOT"
+    case 74: "EBADMSG"
+    case 75: "EOVERFLOW"
+    case 76: "ENOTUNIQ"
+    case 77: "EBADFD"
+    case 78: "EREMCHG"
+    case 79: "ELIBACC"
+    case 80: "ELIBBAD"
+    case 81: "ELIBSCN"
+    case 82: "ELIBMAX"
+    case 83: "ELIBEXEC"
+    case 84: "EILSEQ"
+    case 85: "ERESTART"
+    case 86: "ESTRPIPE"
+    case 87: "EUSERS"
+    case 88: "ENOTSOCK"
+    case 89: "EDESTADDRREQ"
+    case 90: "EMSGSIZE"
+    case 91: "EPROTOTYPE"
+    case 92: "ENOPROTOOPT"
+    case 93: "EPROTONOSUPPORT"
+    case 94: "ESOCKTNOSUPPORT"
+    case 95: "EOPNOTSUPP"
+    case 96: "EPFNOSUPPORT"
+    case 97: "EAFNOSUPPORT"
+    case 98: "EADDRINUSE"
+    case 99: "EADDRNOTAVAIL"
+    case 100: "ENETDOWN"
+    case 101: "ENETUNREACH"
+    case 102: "ENETRESET"
+    case 103: "ECONNABORTED"
+    case 104: "ECONNRESET"
+    case 105: "ENOBUFS"
+    case 106: "EISCONN"
+    case 107: "ENOTCONN"
+    case 108: "ESHUTDOWN"
+    case 109: "ETOOMANYREFS"
+    case 110: "ETIMEDOUT"
+    case 111: "ECONNREFUSED"
+    case 112: "EHOSTDOWN"
+    case 113: "EHOSTUNREACH"
+    case 114: "EALREADY"
+    case 115: "EINPROGRESS"
+    case 116: "ESTALE"
+    case 117: "EUCLEAN"
+    case 118: "ENOTNAM"
+    case 119: "ENAVAIL"
+    case 120: "EISNAM"
+    case 121: "EREMOTEIO"
+    case 122: "EDQUOT"
+    case 123: "ENOMEDIUM"
+    case 124: "EMEDIUMTYPE"
+    case 125: "ECANCELED"
+    case 126: "ENOKEY"
+    case 127: "EKEYEXPIRED"
+    case 128: "EKEYREVOKED"
+    case 129: "EKEYREJECTED"
+    case 130: "EOWNERDEAD"
+    case 131: "ENOTRECOVERABLE"
+    case 132: "ERFKILL"
+    default: nil
+    }
+  }
 }

@@ -1,50 +1,231 @@
 /// Bit masks and codes written as names, per the trace contract ("EPOLLIN", not 1).
-enum FlagNames {
-  static let epollEvents: [(Int64, String)] = [
-    (0x001, "EPOLLIN"), (0x002, "EPOLLPRI"), (0x004, "EPOLLOUT"), (0x008, "EPOLLERR"),
-    (0x010, "EPOLLHUP"), (0x2000, "EPOLLRDHUP"), (1 << 30, "EPOLLONESHOT"), (1 << 31, "EPOLLET"),
-  ]
-  static let pollEvents: [(Int64, String)] = [
-    (0x001, "POLLIN"), (0x002, "POLLPRI"), (0x004, "POLLOUT"), (0x008, "POLLERR"), (0x010, "POLLHUP"),
-    (0x020, "POLLNVAL"), (0x2000, "POLLRDHUP"),
-  ]
-  static let epollCreateFlags: [(Int64, String)] = [(0o2_000_000, "EPOLL_CLOEXEC")]
-  static let epollOps: [Int64: String] = [1: "ADD", 2: "DEL", 3: "MOD"]
-  static let domains: [Int64: String] = [1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6"]
-  static let shutdownHow: [Int64: String] = [0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"]
+///
+/// Each table is a `switch` returning a `StaticString`: the compiler makes it a constant table, so
+/// naming a value costs a lookup, with no `String`, `Dictionary` or lazy global on the writer's
+/// path. A mask's names are listed in bit order (lowest first); bits without a name are written
+/// after them as one hex string ("0x40000").
+enum FlagTable {
+  /// `epoll_ctl.events`, `epoll_wait.ready[].events` (EPOLL*).
+  case epollEvents
+  /// `poll.events` and `poll.revents` (POLL*).
+  case pollEvents
+  /// `epoll_create.flags`.
+  case epollCreateFlags
+  /// `uring_sqe.flags` (IOSQE_*).
+  case uringSQEFlags
+  /// `uring_cqe.flags` (IORING_CQE_F_*).
+  case uringCQEFlags
+  /// `uring_enter.flags` (IORING_ENTER_*).
+  case uringEnterFlags
+  /// `uring_setup.flags` (IORING_SETUP_*).
+  case uringSetupFlags
+  /// `uring_setup.features` (IORING_FEAT_*).
+  case uringFeatures
 
-  static let uringOps: [Int64: String] = [
-    0: "NOP", 1: "READV", 2: "WRITEV", 3: "FSYNC", 4: "READ_FIXED", 5: "WRITE_FIXED",
-    6: "POLL_ADD", 7: "POLL_REMOVE", 8: "SYNC_FILE_RANGE", 9: "SENDMSG", 10: "RECVMSG",
-    11: "TIMEOUT", 12: "TIMEOUT_REMOVE", 13: "ACCEPT", 14: "ASYNC_CANCEL", 15: "LINK_TIMEOUT",
-    16: "CONNECT", 17: "FALLOCATE", 18: "OPENAT", 19: "CLOSE", 20: "FILES_UPDATE",
-    21: "STATX", 22: "READ", 23: "WRITE", 24: "FADVISE", 25: "MADVISE", 26: "SEND", 27: "RECV",
-    28: "OPENAT2", 29: "EPOLL_CTL", 30: "SPLICE", 31: "PROVIDE_BUFFERS", 32: "REMOVE_BUFFERS",
-    33: "TEE", 34: "SHUTDOWN", 35: "RENAMEAT", 36: "UNLINKAT", 37: "MKDIRAT", 38: "SYMLINKAT",
-    39: "LINKAT", 40: "MSG_RING", 41: "FSETXATTR", 42: "SETXATTR", 43: "FGETXATTR",
-    44: "GETXATTR", 45: "SOCKET", 46: "URING_CMD", 47: "SEND_ZC", 48: "SENDMSG_ZC",
-  ]
-  static let uringSQEFlags: [(Int64, String)] = [
-    (1, "FIXED_FILE"), (2, "IO_DRAIN"), (4, "IO_LINK"), (8, "IO_HARDLINK"), (16, "ASYNC"),
-    (32, "BUFFER_SELECT"), (64, "CQE_SKIP_SUCCESS"),
-  ]
-  static let uringCQEFlags: [(Int64, String)] = [
-    (1, "BUFFER"), (2, "MORE"), (4, "SOCK_NONEMPTY"), (8, "NOTIF"),
-  ]
-  static let uringEnterFlags: [(Int64, String)] = [
-    (1, "GETEVENTS"), (2, "SQ_WAKEUP"), (4, "SQ_WAIT"), (8, "EXT_ARG"), (16, "REGISTERED_RING"),
-  ]
-  static let uringSetupFlags: [(Int64, String)] = [
-    (1, "IOPOLL"), (2, "SQPOLL"), (4, "SQ_AFF"), (8, "CQSIZE"), (16, "CLAMP"),
-    (32, "ATTACH_WQ"), (64, "R_DISABLED"), (128, "SUBMIT_ALL"), (256, "COOP_TASKRUN"),
-    (512, "TASKRUN_FLAG"), (1024, "SQE128"), (2048, "CQE32"), (4096, "SINGLE_ISSUER"),
-    (8192, "DEFER_TASKRUN"),
-  ]
-  static let uringFeatures: [(Int64, String)] = [
-    (1, "SINGLE_MMAP"), (2, "NODROP"), (4, "SUBMIT_STABLE"), (8, "RW_CUR_POS"),
-    (16, "CUR_PERSONALITY"), (32, "FAST_POLL"), (64, "POLL_32BITS"), (128, "SQPOLL_NONFIXED"),
-    (256, "EXT_ARG"), (512, "NATIVE_WORKERS"), (1024, "RSRC_TAGS"), (2048, "CQE_SKIP"),
-    (4096, "LINKED_FILE"), (8192, "REG_REG_RING"), (16384, "RECVSEND_BUNDLE"),
-    (32768, "MIN_TIMEOUT"), (65536, "RW_ATTR"), (131072, "NO_IOWAIT"),
-  ]
+  /// The bits that have a name.
+  var namedBits: UInt64 {
+    switch self {
+    case .epollEvents: 0xc000_201f
+    case .pollEvents: 0x203f
+    case .epollCreateFlags: 0x80000
+    case .uringSQEFlags: 0x7f
+    case .uringCQEFlags: 0xf
+    case .uringEnterFlags: 0x1f
+    case .uringSetupFlags: 0x3fff
+    case .uringFeatures: 0x3ffff
+    }
+  }
+
+  /// The name of bit number `bit`, which must be one of ``namedBits``.
+  @inline(__always)
+  func name(bit: Int) -> StaticString {
+    switch self {
+    case .epollEvents:
+      switch bit {
+      case 0: "EPOLLIN"
+      case 1: "EPOLLPRI"
+      case 2: "EPOLLOUT"
+      case 3: "EPOLLERR"
+      case 4: "EPOLLHUP"
+      case 13: "EPOLLRDHUP"
+      case 30: "EPOLLONESHOT"
+      case 31: "EPOLLET"
+      default: "?"
+      }
+    case .pollEvents:
+      switch bit {
+      case 0: "POLLIN"
+      case 1: "POLLPRI"
+      case 2: "POLLOUT"
+      case 3: "POLLERR"
+      case 4: "POLLHUP"
+      case 5: "POLLNVAL"
+      case 13: "POLLRDHUP"
+      default: "?"
+      }
+    case .epollCreateFlags:
+      switch bit {
+      case 19: "EPOLL_CLOEXEC"
+      default: "?"
+      }
+    case .uringSQEFlags:
+      switch bit {
+      case 0: "FIXED_FILE"
+      case 1: "IO_DRAIN"
+      case 2: "IO_LINK"
+      case 3: "IO_HARDLINK"
+      case 4: "ASYNC"
+      case 5: "BUFFER_SELECT"
+      case 6: "CQE_SKIP_SUCCESS"
+      default: "?"
+      }
+    case .uringCQEFlags:
+      switch bit {
+      case 0: "BUFFER"
+      case 1: "MORE"
+      case 2: "SOCK_NONEMPTY"
+      case 3: "NOTIF"
+      default: "?"
+      }
+    case .uringEnterFlags:
+      switch bit {
+      case 0: "GETEVENTS"
+      case 1: "SQ_WAKEUP"
+      case 2: "SQ_WAIT"
+      case 3: "EXT_ARG"
+      case 4: "REGISTERED_RING"
+      default: "?"
+      }
+    case .uringSetupFlags:
+      switch bit {
+      case 0: "IOPOLL"
+      case 1: "SQPOLL"
+      case 2: "SQ_AFF"
+      case 3: "CQSIZE"
+      case 4: "CLAMP"
+      case 5: "ATTACH_WQ"
+      case 6: "R_DISABLED"
+      case 7: "SUBMIT_ALL"
+      case 8: "COOP_TASKRUN"
+      case 9: "TASKRUN_FLAG"
+      case 10: "SQE128"
+      case 11: "CQE32"
+      case 12: "SINGLE_ISSUER"
+      case 13: "DEFER_TASKRUN"
+      default: "?"
+      }
+    case .uringFeatures:
+      switch bit {
+      case 0: "SINGLE_MMAP"
+      case 1: "NODROP"
+      case 2: "SUBMIT_STABLE"
+      case 3: "RW_CUR_POS"
+      case 4: "CUR_PERSONALITY"
+      case 5: "FAST_POLL"
+      case 6: "POLL_32BITS"
+      case 7: "SQPOLL_NONFIXED"
+      case 8: "EXT_ARG"
+      case 9: "NATIVE_WORKERS"
+      case 10: "RSRC_TAGS"
+      case 11: "CQE_SKIP"
+      case 12: "LINKED_FILE"
+      case 13: "REG_REG_RING"
+      case 14: "RECVSEND_BUNDLE"
+      case 15: "MIN_TIMEOUT"
+      case 16: "RW_ATTR"
+      case 17: "NO_IOWAIT"
+      default: "?"
+      }
+    }
+  }
+}
+
+/// Codes written as names; `nil` for a code without one (the trace then shows the number as a
+/// string, `"op":"99"`).
+enum CodeNames {
+  /// `epoll_ctl.op` (EPOLL_CTL_*).
+  static func epollOp(_ code: Int64) -> StaticString? {
+    switch code {
+    case 1: "ADD"
+    case 2: "DEL"
+    case 3: "MOD"
+    default: nil
+    }
+  }
+
+  /// `socket.domain` (AF_*).
+  static func domain(_ code: Int64) -> StaticString? {
+    switch code {
+    case 1: "AF_UNIX"
+    case 2: "AF_INET"
+    case 10: "AF_INET6"
+    default: nil
+    }
+  }
+
+  /// `shutdown.how` (SHUT_*).
+  static func shutdownHow(_ code: Int64) -> StaticString? {
+    switch code {
+    case 0: "SHUT_RD"
+    case 1: "SHUT_WR"
+    case 2: "SHUT_RDWR"
+    default: nil
+    }
+  }
+
+  /// `uring_sqe.op` and `snapshot_op.op` (IORING_OP_*, without the prefix).
+  static func uringOp(_ code: Int64) -> StaticString? {
+    switch code {
+    case 0: "NOP"
+    case 1: "READV"
+    case 2: "WRITEV"
+    case 3: "FSYNC"
+    case 4: "READ_FIXED"
+    case 5: "WRITE_FIXED"
+    case 6: "POLL_ADD"
+    case 7: "POLL_REMOVE"
+    case 8: "SYNC_FILE_RANGE"
+    case 9: "SENDMSG"
+    case 10: "RECVMSG"
+    case 11: "TIMEOUT"
+    case 12: "TIMEOUT_REMOVE"
+    case 13: "ACCEPT"
+    case 14: "ASYNC_CANCEL"
+    case 15: "LINK_TIMEOUT"
+    case 16: "CONNECT"
+    case 17: "FALLOCATE"
+    case 18: "OPENAT"
+    case 19: "CLOSE"
+    case 20: "FILES_UPDATE"
+    case 21: "STATX"
+    case 22: "READ"
+    case 23: "WRITE"
+    case 24: "FADVISE"
+    case 25: "MADVISE"
+    case 26: "SEND"
+    case 27: "RECV"
+    case 28: "OPENAT2"
+    case 29: "EPOLL_CTL"
+    case 30: "SPLICE"
+    case 31: "PROVIDE_BUFFERS"
+    case 32: "REMOVE_BUFFERS"
+    case 33: "TEE"
+    case 34: "SHUTDOWN"
+    case 35: "RENAMEAT"
+    case 36: "UNLINKAT"
+    case 37: "MKDIRAT"
+    case 38: "SYMLINKAT"
+    case 39: "LINKAT"
+    case 40: "MSG_RING"
+    case 41: "FSETXATTR"
+    case 42: "SETXATTR"
+    case 43: "FGETXATTR"
+    case 44: "GETXATTR"
+    case 45: "SOCKET"
+    case 46: "URING_CMD"
+    case 47: "SEND_ZC"
+    case 48: "SENDMSG_ZC"
+    default: nil
+    }
+  }
 }

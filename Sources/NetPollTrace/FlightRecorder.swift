@@ -139,7 +139,7 @@ public final class FlightRecorder: Sendable {
     var enc = JSONLineEncoder()
     TraceWriter.encodeStart(
       &enc, backend: header.backend, command: header.command, backendNote: header.backendNote,
-      window: (windowSeq, windowTS, trigger))
+      window: TraceWindow(seq: windowSeq, ts: windowTS, trigger: trigger))
     var lines: UInt64 = 1
     for s in ring.start.snapshot(ts: windowTS, tid: netpoll_cached_tid()) {
       enc.encode(s, ready: EmptyCollection())
@@ -158,7 +158,8 @@ public final class FlightRecorder: Sendable {
         enc.out.removeAll(keepingCapacity: true)
       }
     }
-    TraceWriter.encodeEnd(&enc, seq: lastSeq &+ 1, ts: lastTS, lines: lines + 1, dropped: 0)
+    enc.encodeTraceEnd(
+      seq: lastSeq &+ 1, ts: lastTS, tid: netpoll_cached_tid(), lines: lines + 1, dropped: 0)
     ok = ok && enc.out.withUnsafeBytes { writeAll(fd, $0) }
     if !ok {
       say("netpoll: flight recorder: \(path): write failed: \(ErrnoNames.name(Glibc.errno))")

@@ -60,12 +60,14 @@ public enum TraceEventKind: UInt8, Sendable, CaseIterable {
   /// `a` completions dropped by the kernel since the last report, `b` 1 when the kernel holds
   /// completions back for a full CQ (`IORING_SQ_CQ_OVERFLOW`).
   case uringOverflow
-  /// Flight-recorder snapshot: `a` fd, `b` tag (registered at the window's start).
+  /// Flight-recorder snapshot (`snapshot_fd`): the fd is registered with the poller at the
+  /// window's start. `a` fd, `b` tag. No `ret`, no `errno`.
   case snapshotFD
-  /// Flight-recorder snapshot: `a` task, `b` fd, `c` mode (parked at the window's start).
+  /// Flight-recorder snapshot (`snapshot_park`): the task is parked on the fd at the window's
+  /// start. `a` task, `b` fd, `c` mode (``TraceMode``). No `ret`, no `errno`.
   case snapshotPark
-  /// Flight-recorder snapshot: `a` user_data, `b` opcode (IORING_OP_*), `c` fd (an operation in
-  /// flight at the window's start).
+  /// Flight-recorder snapshot (`snapshot_op`): a completion-mode operation is in flight at the
+  /// window's start. `a` user_data, `b` opcode (IORING_OP_*), `c` fd. No `ret`, no `errno`.
   case snapshotOp
 
   /// The `ev` name written to the trace.
@@ -111,7 +113,7 @@ public enum TraceMode: Int64, Sendable {
   case write = 2
   case readWrite = 3
 
-  var name: String {
+  var name: StaticString {
     switch self {
     case .read: "r"
     case .write: "w"
@@ -127,7 +129,7 @@ public enum TraceWakeReason: Int64, Sendable {
   case close = 2
   case cancel = 3
 
-  var name: String {
+  var name: StaticString {
     switch self {
     case .ready: "ready"
     case .deadline: "deadline"
@@ -145,7 +147,7 @@ public enum TraceSocketOption: Int64, Sendable {
   case error = 4
   case reusePort = 5
 
-  var name: String {
+  var name: StaticString {
     switch self {
     case .reuseAddress: "SO_REUSEADDR"
     case .noDelay: "TCP_NODELAY"

@@ -65,46 +65,14 @@ public final class TraceWriter: Sendable {
     thread.withLock { $0 = OSThread(name: "netpoll-trace") { [self] in run() } }
   }
 
-  /// The `trace_start` line of version 2 (docs/trace-format.md); `window` adds the fields of a
-  /// flight-recorder dump.
+  /// The `trace_start` line of version 2, for this process and thread now.
   static func encodeStart(
     _ enc: inout JSONLineEncoder, backend: String, command: String, backendNote: String,
-    window: (seq: UInt64, ts: UInt64, trigger: String)?
+    window: TraceWindow?
   ) {
-    enc.begin(seq: 0, ts: 0, tid: netpoll_cached_tid(), ev: "trace_start")
-    enc.key("format")
-    enc.string("netpoll-trace")
-    enc.field("version", 2)
-    enc.key("source")
-    enc.string("runtime")
-    enc.key("backend")
-    enc.string(backend)
-    enc.field("pid", Int64(getpid()))
-    enc.key("wall")
-    enc.string(Self.rfc3339Now())
-    enc.key("command")
-    enc.string(command)
-    enc.key("backend_note")
-    enc.string(backendNote)
-    if let window {
-      enc.key("window")
-      enc.raw("true")
-      enc.field("window_seq", Int64(clamping: window.seq))
-      enc.field("window_ts", Int64(clamping: window.ts))
-      enc.key("trigger")
-      enc.string(window.trigger)
-    }
-    enc.end()
-  }
-
-  /// The `trace_end` line of version 2.
-  static func encodeEnd(
-    _ enc: inout JSONLineEncoder, seq: UInt64, ts: UInt64, lines: UInt64, dropped: UInt64
-  ) {
-    enc.begin(seq: seq, ts: ts, tid: netpoll_cached_tid(), ev: "trace_end")
-    enc.field("lines", Int64(clamping: lines))
-    enc.field("dropped", Int64(clamping: dropped))
-    enc.end()
+    enc.encodeTraceStart(
+      backend: backend, command: command, backendNote: backendNote, pid: getpid(),
+      wall: rfc3339Now(), tid: netpoll_cached_tid(), window: window)
   }
 
   private func run() {
@@ -148,13 +116,7 @@ public final class TraceWriter: Sendable {
       return
     }
     enc.out.removeAll(keepingCapacity: true)
-    var i = 0
-    while i < batch.count {
-      let r = batch[i]
-      let items = r.kind == .epollWait ? Int(r.e) : 0
-      enc.encode(r, ready: batch[(i + 1)..<(i + 1 + items)])
-      i += 1 + items
-    }
+    _ = enc.encode(batch: batch)
     guard enc.out.withUnsafeBytes({ writeAll(fd, $0) }) else {
       let e = Glibc.errno
       failed.store(true, ordering: .releasing)
@@ -187,9 +149,9 @@ public final class TraceWriter: Sendable {
     if !failed.load(ordering: .acquiring) {
       var enc = JSONLineEncoder()
       let ts = max(recorder.now(), recorder.merger.withLock { $0.lastTimestamp })
-      Self.encodeEnd(
-        &enc, seq: endSeq, ts: ts, lines: linesWritten.load(ordering: .relaxed) + 1,
-        dropped: dropped)
+      enc.encodeTraceEnd(
+        seq: endSeq, ts: ts, tid: netpoll_cached_tid(),
+        lines: linesWritten.load(ordering: .relaxed) + 1, dropped: dropped)
       if !enc.out.withUnsafeBytes({ writeAll(fd, $0) }) {
         let msg = "netpoll: trace \(path): could not write trace_end\n"
         _ = msg.withCString { Glibc.write(2, $0, strlen($0)) }

@@ -14,11 +14,15 @@ import Testing
     defer { unlink(path) }
     let recorder = TraceRecorder()
     let writer = try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "contract")
+    // Snapshot lines are not recorded events: only a flight-recorder dump writes them, with seq 0
+    // before its window (the reader learns them on its own branch; test them with the dump).
+    let snapshots: [TraceEventKind] = [.snapshotFD, .snapshotPark, .snapshotOp]
+    let recorded = TraceEventKind.allCases.filter { $0 != .readyItem && !snapshots.contains($0) }
     // Values chosen to be valid for every event's enumerated fields (op ADD, mode r, reason ready).
-    for kind in TraceEventKind.allCases where kind != .readyItem {
+    for kind in recorded {
       recorder.record(TraceRecord(kind, ret: 1, a: 1, b: 1, c: 1, d: kind == .wake ? 0 : 1, e: 0))
     }
-    let written = TraceEventKind.allCases.count - 1
+    let written = recorded.count
     writer.finish()
 
     let reader = try TraceReader(path: path)

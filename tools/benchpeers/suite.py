@@ -474,6 +474,7 @@ def micro(bins, seconds, backends):
         "ns_per_event_two_threads": both.get("ns_per_event_two_threads"),
         "two_thread_events_per_second": both.get("two_thread_events_per_second"),
         "ns_per_event_with_writer": both.get("ns_per_event_with_writer"),
+        "encode": single.get("encode"),
         "allocations_per_event": valgrind_allocations(bins),
     }
     pw = {}
@@ -602,6 +603,8 @@ def goals(report):
     add("record(): median ns per event (1 thread)", med, "<= 50", med is not None and med <= 50)
     allocs = get(rec, "allocations_per_event.threads_1")
     add("record(): allocations per event", allocs, "0", allocs == 0)
+    enc = get(rec, "encode.echo.mb_per_s")
+    add("writer: JSON encoding MB/s (echo mix)", enc, ">= 1000", enc is not None and enc >= 1000)
     return g
 
 
@@ -661,6 +664,8 @@ def print_report(report):
         print(f"  with TraceWriter to /dev/null: {rec.get('ns_per_event_with_writer')} ns per event "
               f"sustained")
         print(f"  allocations per event: {rec.get('allocations_per_event')}")
+        for mix, e in (rec.get("encode") or {}).items():
+            print(f"  JSON encoding, {mix} mix: {e.get('mb_per_s')} MB/s, {e.get('ns_per_line')} ns per line")
         print("\n## Park/wake round trips per second (1-byte ping-pong over loopback TCP)")
         for w, res in m["park_wake"].items():
             print(f"  {w}: " + ", ".join(
