@@ -1,0 +1,137 @@
+import Foundation
+import Glibc
+import NetPoll
+import NetPollAnalysis
+import NetPollTrace
+import Testing
+
+/// Flight-recorder mode (issue 11): the newest events in memory, written only as dumps, each a
+/// complete trace of its window that `replay` accepts.
+@Suite(.serialized) struct FlightRecorderTests {
+  static func tempBase(_ name: String) -> String {
+    "\(NSTemporaryDirectory())netpoll-flight-\(getpid())-\(name)-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+  }
+
+  static func removeDumps(_ f: FlightRecorder) {
+    for p in f.dumps { unlink(p) }
+  }
+
+  /// Runs an echo server and `connections` x `requests` of load on a flight-recorded runtime,
+  /// calling `during` while the load runs.
+  static func serve(
+    _ backend: Backend, flight: (TraceRecorder) -> FlightRecorder, connections: Int = 32,
+    requests: Int = 200, during: @escaping @Sendable (FlightRecorder) async -> Void = { _ in }
+  ) async throws -> FlightRecorder {
+    let recorder = TraceRecorder()
+    let f = flight(recorder)
+    let rt = try NetPollRuntime(backend: backend, recorder: recorder, workers: 2)
+    try await rt.run {
+      let server = try Server(runtime: rt, address: SocketAddress("127.0.0.1:0"), protocol: .echo)
+      let serving = rt.spawn { await server.run() }
+      let load = LoadGenerator(
+        address: server.localAddress, connections: connections, requests: requests, size: 256)
+      async let report = load.run(on: rt)
+      await during(f)
+      let r = await report
+      #expect(r.errors.prefix(3) == [], "\(r.errors.count) client errors")
+      server.stop()
+      await serving.value
+    }
+    rt.shutdown()
+    f.finish()
+    return f
+  }
+
+  @Test("a dump on SIGUSR1 under load is a windowed trace that replays as consistent", arguments: Backend.available)
+  func signalDumpReplays(_ backend: Backend) async throws {
+    let base = Self.tempBase("usr1-\(backend.rawValue)")
+    FlightRecorder.installDumpSignal()
+    let f = try await Self.serve(backend, flight: { r in
+      FlightRecorder(recorder: r, bytes: 256 << 10, basePath: base, header: .init(backend: backend.rawValue, command: "test"))
+    }) { f in
+      try? await Task.sleep(for: .milliseconds(100))
+      kill(getpid(), SIGUSR1)
+      let start = nowMs()
+      while f.dumps.isEmpty && nowMs() - start < 5_000 { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+    defer { Self.removeDumps(f) }
+    let path = try #require(f.dumps.first, "no dump was written")
+    #expect(path.hasSuffix("-flight-1.jsonl"))
+    let report = try TraceReplay.run(path: path)
+    #expect(report.header.window != nil, "trace_start says it is a window")
+    #expect(report.summary.violations == 0, "\(report.violations.prefix(5))")
+    #expect(report.summary.events > 1_000, "the window holds the recent events")
+    var st = stat()
+    #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o600, "dumps are created 0600")
+  }
+
+  @Test("a park→wake slower than the trigger dumps a window holding that wake", arguments: Backend.available)
+  func latencyTriggerHoldsTheSlowWake(_ backend: Backend) async throws {
+    let base = Self.tempBase("latency-\(backend.rawValue)")
+    let recorder = TraceRecorder()
+    let f = FlightRecorder(
+      recorder: recorder, bytes: 256 << 10, basePath: base,
+      header: .init(backend: backend.rawValue, command: "test"), wakeLatencyTrigger: 30_000_000)
+    defer { Self.removeDumps(f) }
+    let rt = try NetPollRuntime(backend: backend, recorder: recorder, workers: 2)
+    try await rt.run {
+      let (server, client, listener) = try await Harness.pair(rt)
+      async let echoed = server.read(maxBytes: 16)
+      try await Task.sleep(for: .milliseconds(60))  // the server's read stays parked this long
+      try await client.write([1, 2, 3])
+      #expect(try await echoed == [1, 2, 3])
+      server.close()
+      client.close()
+      listener.close()
+    }
+    rt.shutdown()
+    let start = nowMs()
+    while f.dumps.isEmpty && nowMs() - start < 5_000 { try await Task.sleep(for: .milliseconds(5)) }
+    f.finish()
+    let path = try #require(f.dumps.first, "the slow wake did not trigger a dump")
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    let lines = text.split(separator: "\n")
+    #expect(lines.first?.contains("\"trigger\":\"wake_latency task ") == true)
+    // The slow park→wake is in the window: a read park and its ready wake >= 30 ms apart.
+    var parks: [String: Int] = [:]
+    var slowest = 0
+    for line in lines {
+      guard let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        let ev = obj["ev"] as? String, let ts = obj["ts"] as? Int
+      else { continue }
+      let key = "\(obj["task"] ?? "")"
+      if ev == "park" { parks[key] = ts }
+      if ev == "wake", let p = parks[key] { slowest = max(slowest, ts - p) }
+    }
+    #expect(slowest >= 30_000_000, "slowest park→wake in the dump: \(slowest) ns")
+    #expect(try TraceReplay.run(path: path).summary.violations == 0)
+  }
+
+  @Test("a dump never overwrites a file and never follows a symlink: it takes the next number")
+  func dumpFileRules() async throws {
+    let base = Self.tempBase("rules")
+    let stem = String(base.dropLast(6))
+    let existing = "\(stem)-flight-1.jsonl"
+    let link = "\(stem)-flight-2.jsonl"
+    let target = "\(stem)-target"
+    try "keep me\n".write(toFile: existing, atomically: false, encoding: .utf8)
+    symlink(target, link)
+    defer {
+      unlink(existing)
+      unlink(link)
+      unlink(target)
+    }
+    let recorder = TraceRecorder()
+    let f = FlightRecorder(
+      recorder: recorder, bytes: 64 << 10, basePath: base, header: .init(backend: "epoll", command: "test"))
+    defer { Self.removeDumps(f) }
+    recorder.record(TraceRecord(.read, ret: 1, a: 3, b: 1))
+    f.requestDump(trigger: "test")
+    let start = nowMs()
+    while f.dumps.isEmpty && nowMs() - start < 5_000 { try await Task.sleep(for: .milliseconds(5)) }
+    f.finish()
+    #expect(f.dumps == ["\(stem)-flight-3.jsonl"])
+    #expect(try String(contentsOfFile: existing, encoding: .utf8) == "keep me\n")
+    #expect(access(target, F_OK) != 0, "nothing was written through the symlink")
+  }
+}
