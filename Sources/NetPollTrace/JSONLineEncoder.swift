@@ -28,9 +28,10 @@ package struct JSONLineEncoder {
   /// `epoll_wait` taking the ``TraceEventKind/readyItem`` records that follow it. Returns the
   /// number of lines. An item count running past the batch is cut at its end.
   ///
-  /// `netpoll-bench encoder --seconds 2`, release build, 2-core machine shared with other builds,
-  /// median of 5 runs: echo mix 76 ns per line (1,390 MB/s), uring-completion mix 83 ns (1,430
-  /// MB/s); the encoder before this design took ~1,040 and ~1,130 ns.
+  /// `netpoll-bench encoder --seconds 2` (release build), 5 runs alternating with the encoder this
+  /// one replaced, on a 2-core machine shared with other builds (load 8), medians: echo mix
+  /// 52 ns per line, 2,015 MB/s (before: 1,152 ns, 93 MB/s); uring-completion mix 44 ns per line,
+  /// 2,705 MB/s (before: 1,294 ns, 92 MB/s).
   package mutating func encode(batch: UnsafeBufferPointer<TraceRecord>) -> Int {
     var i = 0
     var lines = 0
