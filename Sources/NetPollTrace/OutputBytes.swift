@@ -1,13 +1,15 @@
 /// The writer's output buffer: raw memory with a cursor, grown by doubling.
 ///
 /// `Array.append` cost ~3,000 instructions per encoded event (uniqueness and capacity checks on
-/// every byte); appending through a pointer the buffer owns costs one bounds compare. Used by the
+/// every byte); the encoder instead reserves room for a whole line (``reserve(_:)``), writes it
+/// through a pointer and counts it (``commit(_:)``): one capacity check per line. Used by the
 /// writer thread only.
 package final class OutputBytes {
   // Unchecked: one thread owns the buffer, and the runtime's dynamic exclusivity check on these
   // (swift_beginAccess, a thread-local access set) was 8% of encoding time under `perf`.
   @exclusivity(unchecked) private var base: UnsafeMutablePointer<UInt8>
   @exclusivity(unchecked) private var capacity: Int
+  /// Bytes written so far.
   @exclusivity(unchecked) package private(set) var count = 0
 
   init(capacity: Int = 1 << 20) {
@@ -56,8 +58,10 @@ package final class OutputBytes {
     count += n
   }
 
+  /// Forgets the bytes written, keeping the memory for the next batch.
   package func removeAll(keepingCapacity: Bool = true) { count = 0 }
 
+  /// Calls `body` with the bytes written so far (valid only inside `body`).
   package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
     try body(UnsafeRawBufferPointer(start: base, count: count))
   }
