@@ -23,6 +23,9 @@ public final class EpollPoller: Poller, @unchecked Sendable {
   private let wakeFD: Int32
   /// Set by the first ``wakeup()`` until the poller drains the eventfd: later ones are folded.
   private let wakeupPending = Atomic<Bool>(false)
+  /// Set by ``shutdown()`` before it closes the eventfd. A wake-up writes under this lock, so none
+  /// can write to the number after it was closed (and possibly reused by another open).
+  private let closed = Mutex(false)
   private let events: UnsafeMutableBufferPointer<epoll_event>
 
   /// Creates the epoll instance and its wake-up eventfd (Go's `netpollinit`).
@@ -100,19 +103,24 @@ public final class EpollPoller: Poller, @unchecked Sendable {
 
   public func wakeup() {
     guard !wakeupPending.exchange(true, ordering: .acquiringAndReleasing) else { return }
-    var one: UInt64 = 1
-    do {
-      _ = try withUnsafeBytes(of: &one) { buf throws(Errno) in try sys.write(fd: wakeFD, from: buf) }
-    } catch Errno.wouldBlock {
-      // The counter is full, so a wake-up is already pending.
-    } catch {
-      preconditionFailure("EpollPoller: write to wake-up eventfd \(wakeFD) failed: \(error)")
+    // Taken once per folded wake-up, next to a write(2): uncontended except against shutdown.
+    closed.withLock { closed in
+      guard !closed else { return }  // shut down: nobody polls any more
+      var one: UInt64 = 1
+      do throws(Errno) {
+        _ = try withUnsafeBytes(of: &one) { buf throws(Errno) in try sys.write(fd: wakeFD, from: buf) }
+      } catch .wouldBlock {
+        // The counter is full, so a wake-up is already pending.
+      } catch {
+        preconditionFailure("EpollPoller: write to wake-up eventfd \(wakeFD) failed: \(error)")
+      }
     }
   }
 
   public func isPollerDescriptor(_ fd: Int32) -> Bool { fd == epfd || fd == wakeFD }
 
   public func shutdown() {
+    closed.withLock { $0 = true }
     // Deregistered like every other fd, so a trace never shows a close of a registered fd.
     try? sys.epollCtl(epfd: epfd, op: EPOLL_CTL_DEL, fd: wakeFD, events: 0, data: 0, tag: Self.wakeupTag)
     try? sys.close(fd: wakeFD)

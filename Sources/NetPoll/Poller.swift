@@ -59,7 +59,10 @@ public struct PollEvent: Sendable {
 ///   registration is produced, though one already collected may still be reported (the tag
 ///   catches it).
 /// - ``wakeup()`` makes a blocked or the next ``poll(delay:into:)`` return promptly; concurrent
-///   wake-ups fold into one.
+///   wake-ups fold into one. It may race ``shutdown()`` (work enqueued from outside the runtime
+///   breaks the poll): after shutdown it does nothing.
+/// - ``shutdown()`` hands the kernel whatever the backend prepared and has not yet submitted (a
+///   trace never shows a submission that no kernel entry carried), then releases its objects.
 /// - Every system call goes through ``Syscalls``, so the trace sees it.
 public protocol Poller: AnyObject, Sendable {
   /// The `trace_start.backend` name ("epoll", "uring").

@@ -39,6 +39,9 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {
     /// The poller is (about to be) blocked in the kernel.
     var pollerBlocked = false
     var stopping = false
+    /// Tests only: runs on the monitor thread after its poll, while it still holds the poller
+    /// role, so a test can hold the window that poll opens.
+    var afterMonitorPoll: (@Sendable () -> Void)?
   }
 
   let state = ConditionLock(State())
@@ -142,7 +145,8 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {
   }
 
   /// Go's sysmon, reduced to its netpoll duty: every 10 ms, if no worker is polling and none has
-  /// for 10 ms, poll without blocking and wake what is ready.
+  /// for 10 ms, poll without blocking and wake what is ready; then hand the poller role to a
+  /// sleeping worker, if one went to sleep meanwhile.
   private func monitor() {
     let interval: UInt64 = 10_000_000
     while true {
@@ -159,7 +163,18 @@ final class Scheduler: TaskExecutor, @unchecked Sendable {
       if stop { return }
       if take {
         pollOnce(false)
-        state.withLock { s, _ in s.pointee.polling = false }
+        if let hook = state.withLock({ s, _ in s.pointee.afterMonitorPoll }) { hook() }
+        let wakeOther = state.withLock { s, _ -> Bool in
+          s.pointee.polling = false
+          // Hand the poller role on. A worker that ran out of work while the monitor held the
+          // role went to sleep trusting the poller to cover the kernel; the monitor does not
+          // block, so without this nobody would until its next tick, 10 ms away. The woken
+          // worker runs what the poll made ready, or takes the role and blocks.
+          guard s.pointee.sleepers > s.pointee.signalled else { return false }
+          s.pointee.signalled += 1
+          return true
+        }
+        if wakeOther { state.signal() }
       }
     }
   }

@@ -103,6 +103,9 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     var unclaimed: UInt32 = 0
     /// Completion mode: the operations in flight.
     var ops = OpTable()
+    /// ``shutdown()`` has run (or is running): nothing more is prepared, since no enter would
+    /// ever submit it and the ring's memory is about to be released.
+    var closed = false
   }
 
   let submission = Mutex(Submission())
@@ -174,6 +177,7 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
 
   public func wakeup() {
     do {
+      // A wake-up for a runtime that is shutting down has nobody to wake.
       try enqueue { s in
         if s.wakeupQueued { return nil }
         if s.inPoll && !s.pollerInKernel {
@@ -183,6 +187,8 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
         s.wakeupQueued = true
         return .nop(userData: Self.wakeupUserData)
       }
+    } catch .badFileDescriptor {
+      return  // shut down: nobody polls any more
     } catch {
       preconditionFailure("URingPoller: wake-up NOP on ring \(ringFD) failed: \(error)")
     }
@@ -332,6 +338,15 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
   public func isPollerDescriptor(_ fd: Int32) -> Bool { fd == ringFD }
 
   public func shutdown() {
+    submission.withLock { s in
+      // Submit what was prepared and never entered (a wake-up queued while no poll ran, such as
+      // the scheduler's own at shutdown; a cancel queued by a close from outside the runtime):
+      // nothing will enter this ring again, and every recorded SQE must reach the kernel. From
+      // here on ``enqueue(submitNow:_:)`` prepares nothing, so a wake-up racing this is a no-op
+      // rather than a write into released memory.
+      try? submitPending(&s)
+      s.closed = true
+    }
     netpoll_uring_unmap(ring)
     ring.deallocate()
     cqes.deallocate()
@@ -360,8 +375,10 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
 
   /// Decides (under the lock) what to queue, prepares its SQE and records it, and submits at once
   /// when `submitNow` or a poll is blocked in the kernel. `decide` returning nil queues nothing.
+  /// Throws EBADF, without calling `decide`, once the ring is shut down.
   func enqueue(submitNow: Bool = false, _ decide: (inout Submission) -> Operation?) throws(Errno) {
     try submission.withLock { s throws(Errno) in
+      guard !s.closed else { throw .badFileDescriptor }
       guard let op = decide(&s) else { return }
       let sqe = try nextSQE(&s)
       switch op {
