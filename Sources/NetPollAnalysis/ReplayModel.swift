@@ -1,19 +1,47 @@
 // The per-fd state of `TraceReplay`'s model.
 
-/// The model's view of one fd number. Kept small: there is one per open fd.
+/// The model's view of one fd number. Kept small (32 bytes) because there is one per open fd: line
+/// numbers are stored in 32 bits (saturating; only messages use them), the tag's absence in a flag.
 struct FDState {
-  var flags: FDFlags = []
-  /// The registration's tag (`nil`: the `epoll_ctl` had none, any tag matches).
-  var tag: Int? = 0
-  var registeredLine = 0
-  /// The line of the DEL (or close) that removed the registration; 0 if none.
-  var deletedLine = 0
-  /// The line that opened the fd (0: not opened in the trace).
-  var openedLine = 0
-  /// The line of the `close` that ended it (0: not closed).
-  var closedLine = 0
+  private var knownTag = 0
   /// The `user_data` of the fd's io_uring poll request (armed while `flags` has `.pollArmed`).
   var uringPoll: UInt64 = 0
+  private var lines = (registered: UInt32(0), deleted: UInt32(0), openedOrClosed: UInt32(0))
+  // Last, so that it fits in the padding after the three lines.
+  var flags: FDFlags = []
+
+  /// The registration's tag (`nil`: the `epoll_ctl` had none, any tag matches).
+  var tag: Int? {
+    get { flags.contains(.anyTag) ? nil : knownTag }
+    set {
+      if let newValue {
+        knownTag = newValue
+        flags.remove(.anyTag)
+      } else {
+        flags.insert(.anyTag)
+      }
+    }
+  }
+  /// The line of the registration (ADD, POLL_ADD or snapshot).
+  var registeredLine: Int {
+    get { Int(lines.registered) }
+    set { lines.registered = UInt32(clamping: newValue) }
+  }
+  /// The line of the DEL (or close) that removed the registration; 0 if none.
+  var deletedLine: Int {
+    get { Int(lines.deleted) }
+    set { lines.deleted = UInt32(clamping: newValue) }
+  }
+  /// The line that opened the fd (while `.open`; 0: not opened in the trace).
+  var openedLine: Int {
+    get { Int(lines.openedOrClosed) }
+    set { lines.openedOrClosed = UInt32(clamping: newValue) }
+  }
+  /// The line of the `close` that ended it (while `.closed`).
+  var closedLine: Int {
+    get { Int(lines.openedOrClosed) }
+    set { lines.openedOrClosed = UInt32(clamping: newValue) }
+  }
 
   var tagText: String { tag.map(String.init) ?? "(none)" }
 }
@@ -35,6 +63,11 @@ struct FDFlags: OptionSet {
   static let parkedWrite = FDFlags(rawValue: 1 << 5)
   /// Made by `eventfd` (the poller's wake-up: drained to EAGAIN, never parked on).
   static let eventfd = FDFlags(rawValue: 1 << 6)
+  /// The registration had no tag: any tag matches it.
+  static let anyTag = FDFlags(rawValue: 1 << 7)
+
+  /// Whether the fd has anything worth an entry (a tag alone is not).
+  var holdsState: Bool { !subtracting(.anyTag).isEmpty }
 }
 
 /// One value per poll descriptor direction, stored inline (no array, no allocation).

@@ -347,7 +347,7 @@ public struct TraceReplay {
       state.flags.remove(.registered)
       state.deletedLine = e.line
     }
-    state.flags.remove([.open, .pollArmed, .eventfd])
+    state.flags.remove([.open, .pollArmed, .eventfd, .anyTag])
     state.flags.insert(.closed)
     state.closedLine = e.line
     fds[fd] = state
@@ -640,7 +640,7 @@ public struct TraceReplay {
     // One waiter per fd and direction (a second one is the runtime's concurrentWait error).
     var state = fds[park.fd]
     state.flags.remove(park.mode == .read ? .parkedRead : .parkedWrite)
-    if state.flags.isEmpty { fds.remove(park.fd) } else { fds[park.fd] = state }
+    if !state.flags.holdsState { fds.remove(park.fd) } else { fds[park.fd] = state }
   }
 
   /// Counts a task number, exactly up to 65,536 distinct tasks; past that, each park of a task not

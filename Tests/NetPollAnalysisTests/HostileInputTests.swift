@@ -133,3 +133,11 @@ struct HostileInputTests {
     #expect(replay.trackedFDCount <= 1 << 16)
   }
 }
+
+@Suite("Replay model size")
+struct ReplayModelSizeTests {
+  @Test("an fd's state is 32 bytes: one per open fd, so 500k open fds stay well under 64 MiB")
+  func fdStateSize() {
+    #expect(MemoryLayout<FDState>.stride == 32)
+  }
+}
