@@ -1,4 +1,12 @@
-/// The `ev` names of version 1, matched from raw bytes without building a `String`.
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The `ev` names of versions 1 and 2, matched from raw bytes without building a `String`.
 enum EventName: UInt8, CaseIterable {
   case traceStart
   case traceEnd
@@ -28,6 +36,9 @@ enum EventName: UInt8, CaseIterable {
   case uringEnter
   case uringCqe
   case uringOverflow
+  case snapshotFd
+  case snapshotPark
+  case snapshotOp
 
   /// The name as written in a trace.
   var name: String {
@@ -60,12 +71,18 @@ enum EventName: UInt8, CaseIterable {
     case .uringEnter: "uring_enter"
     case .uringCqe: "uring_cqe"
     case .uringOverflow: "uring_overflow"
+    case .snapshotFd: "snapshot_fd"
+    case .snapshotPark: "snapshot_park"
+    case .snapshotOp: "snapshot_op"
     }
   }
 
   /// The event whose name is the `count` bytes at `p`, or `nil` for an unknown event.
   static func match(_ p: UnsafePointer<UInt8>, count: Int) -> EventName? {
     switch count {
+    case 11 where memcmp(p, "snapshot_fd", 11) == 0: return .snapshotFd
+    case 11 where memcmp(p, "snapshot_op", 11) == 0: return .snapshotOp
+    case 13 where memcmp(p, "snapshot_park", 13) == 0: return .snapshotPark
     case 4:
       if p[0] == 0x70 && p[1] == 0x61 && p[2] == 0x72 && p[3] == 0x6b { return .park }
       if p[0] == 0x77 && p[1] == 0x61 && p[2] == 0x6b && p[3] == 0x65 { return .wake }

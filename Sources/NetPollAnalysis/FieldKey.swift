@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The contract's field names, so a scanned line can index its members by name in O(1).
 enum FieldKey: UInt8, CaseIterable {
   case addr
@@ -22,6 +30,7 @@ enum FieldKey: UInt8, CaseIterable {
   case format
   case how
   case len
+  case lines
   case maxevents
   case minComplete
   case mode
@@ -35,17 +44,22 @@ enum FieldKey: UInt8, CaseIterable {
   case revents
   case ringFd
   case seq
+  case source
   case tag
   case task
   case tid
   case timeoutMs
   case timeoutNs
   case toSubmit
+  case trigger
   case ts
   case userData
   case value
   case version
   case wall
+  case window
+  case windowSeq
+  case windowTs
 
   /// The name as written in a trace.
   var name: String {
@@ -72,6 +86,7 @@ enum FieldKey: UInt8, CaseIterable {
     case .format: "format"
     case .how: "how"
     case .len: "len"
+    case .lines: "lines"
     case .maxevents: "maxevents"
     case .minComplete: "min_complete"
     case .mode: "mode"
@@ -85,23 +100,34 @@ enum FieldKey: UInt8, CaseIterable {
     case .revents: "revents"
     case .ringFd: "ring_fd"
     case .seq: "seq"
+    case .source: "source"
     case .tag: "tag"
     case .task: "task"
     case .tid: "tid"
     case .timeoutMs: "timeout_ms"
     case .timeoutNs: "timeout_ns"
     case .toSubmit: "to_submit"
+    case .trigger: "trigger"
     case .ts: "ts"
     case .userData: "user_data"
     case .value: "value"
     case .version: "version"
     case .wall: "wall"
+    case .window: "window"
+    case .windowSeq: "window_seq"
+    case .windowTs: "window_ts"
     }
   }
 
   /// The key whose name is the `count` bytes at `p`, or `nil` for a field the tools do not read.
   static func match(_ p: UnsafePointer<UInt8>, count: Int) -> FieldKey? {
     switch count {
+    case 5 where memcmp(p, "lines", 5) == 0: return .lines
+    case 6 where memcmp(p, "source", 6) == 0: return .source
+    case 6 where memcmp(p, "window", 6) == 0: return .window
+    case 7 where memcmp(p, "trigger", 7) == 0: return .trigger
+    case 9 where memcmp(p, "window_ts", 9) == 0: return .windowTs
+    case 10 where memcmp(p, "window_seq", 10) == 0: return .windowSeq
     case 2:
       if p[0] == 0x65 && p[1] == 0x76 { return .ev }
       if p[0] == 0x66 && p[1] == 0x64 { return .fd }

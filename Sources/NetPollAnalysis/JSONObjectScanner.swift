@@ -53,9 +53,9 @@ struct JSONSyntaxError: Error {
 /// It makes one pass over the line: each top-level member whose key is a contract field
 /// (`FieldKey`) is recorded in a table indexed by that key, and every other value is checked for
 /// well-formedness without being built, so a line costs no allocation. Table entries carry the
-/// number of the scan that wrote them, so nothing is cleared between lines. Keys are compared as raw
-/// bytes: an escaped key never matches a contract field name. Nesting deeper than `maxDepth` is an
-/// error.
+/// number of the scan that wrote them, so nothing is cleared between lines. A key with escapes is
+/// unescaped first (`"t\u0061sk"` is `task`), in a small fixed buffer. Nesting deeper than
+/// `maxDepth` is an error.
 ///
 /// Copies share the table: a copy is only for reading the members of the last scan.
 struct JSONObjectScanner {
@@ -97,7 +97,8 @@ struct JSONObjectScanner {
         cursor.skipBlanks()
         let key =
           keyEscaped
-          ? nil : FieldKey.match(cursor.base + keyStart, count: keyEnd - keyStart)
+          ? unescapedFieldKey(cursor.base + keyStart, count: keyEnd - keyStart)
+          : FieldKey.match(cursor.base + keyStart, count: keyEnd - keyStart)
         if let key, slots[Int(key.rawValue)].generation != generation {
           var member = try cursor.value(depth: 1)
           member.generation = generation
@@ -373,4 +374,46 @@ struct Cursor {
 
 @inline(__always) private func isHexDigit(_ c: UInt8) -> Bool {
   isDigit(c) || (c | 0x20 >= UInt8(ascii: "a") && c | 0x20 <= UInt8(ascii: "f"))
+}
+
+/// The contract field named by an escaped key (the bytes between its quotes, already checked), or
+/// `nil`. Field names are short ASCII, so a key that unescapes to more than 32 bytes or to a
+/// non-ASCII character is no field.
+func unescapedFieldKey(_ p: UnsafePointer<UInt8>, count: Int) -> FieldKey? {
+  withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer -> FieldKey? in
+    var length = 0
+    var i = 0
+    while i < count {
+      guard length < 32 else { return nil }
+      var c = p[i]
+      i += 1
+      if c == UInt8(ascii: "\\") {
+        let e = p[i]
+        i += 1
+        switch e {
+        case UInt8(ascii: "u"):
+          var code: UInt32 = 0
+          for k in 0..<4 {
+            let h = p[i + k]
+            code =
+              code << 4
+              | UInt32(
+                h <= UInt8(ascii: "9") ? h &- UInt8(ascii: "0") : (h | 0x20) &- UInt8(ascii: "a") &+ 10)
+          }
+          i += 4
+          guard code < 0x80 else { return nil }
+          c = UInt8(code)
+        case UInt8(ascii: "n"): c = 0x0A
+        case UInt8(ascii: "t"): c = 0x09
+        case UInt8(ascii: "r"): c = 0x0D
+        case UInt8(ascii: "b"): c = 0x08
+        case UInt8(ascii: "f"): c = 0x0C
+        default: c = e
+        }
+      }
+      buffer[length] = c
+      length += 1
+    }
+    return FieldKey.match(UnsafePointer(buffer.baseAddress!), count: length)
+  }
 }

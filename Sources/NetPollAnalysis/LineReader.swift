@@ -11,15 +11,16 @@ enum LineChunk {
   /// A line of at most `maxLineLength` bytes, without its `\n`; the pointer is valid until the next
   /// call. `terminated` is false for a last line that ends without `\n` (a torn write).
   case line(UnsafeRawBufferPointer, terminated: Bool)
-  /// A line longer than `maxLineLength`; its bytes were skipped, never buffered whole.
-  case overlong(length: Int, terminated: Bool)
+  /// A line longer than `maxLineLength`. Reading stops there (`next()` returns `nil` from then
+  /// on): the rest of such a line is never read, so an endless line (`/dev/zero`) costs
+  /// `maxLineLength` bytes of reading, not forever.
+  case overlong
 }
 
 /// Reads `\n`-separated lines from a file descriptor in fixed-size chunks, in constant memory.
 ///
 /// A line that fits in the chunk is handed out in place; one that straddles chunks is copied into a
-/// carry buffer that never grows past `maxLineLength`, so a 100 MB line costs no more memory than a
-/// short one.
+/// carry buffer that never grows past `maxLineLength`. A longer line ends the reading.
 final class LineReader {
   /// Lines longer than this many bytes are reported as `.overlong`.
   let maxLineLength: Int
@@ -29,12 +30,14 @@ final class LineReader {
   private var start = 0
   private var end = 0
   private var atEOF = false
+  /// Set by an overlong line: nothing more is read.
+  private var stopped = false
   /// Holds a line that straddles chunks; allocated on first use, never more than `maxLineLength`.
   private var carry: UnsafeMutableRawBufferPointer?
   private var carryCount = 0
   /// The `errno` of a failed `read(2)`, if any; reading stops there.
   private(set) var readErrno: Int32 = 0
-  /// Bytes handed out or skipped so far, newlines included.
+  /// Bytes handed out so far, newlines included.
   private(set) var bytesConsumed = 0
 
   init(fd: Int32, ownsDescriptor: Bool, chunkSize: Int = 256 * 1024, maxLineLength: Int = 1 << 20) {
@@ -50,47 +53,41 @@ final class LineReader {
     if ownsDescriptor { _ = close(fd) }
   }
 
-  /// Returns the next line, or `nil` at end of input (or after a read error; see `readErrno`).
+  /// Returns the next line, or `nil` at end of input (or after a read error, see `readErrno`, or
+  /// after an overlong line).
   func next() -> LineChunk? {
+    guard !stopped else { return nil }
     carryCount = 0
-    var skipped = 0
-    var skipping = false
     while true {
       if start < end {
         let base = chunk.baseAddress! + start
         let available = end - start
         if let newline = memchr(base, 0x0A, available) {
           let length = newline - base
+          if carryCount + length > maxLineLength { return overlong() }
           start += length + 1
           bytesConsumed += length + 1
-          if skipping { return .overlong(length: skipped + length, terminated: true) }
           if carryCount == 0 {
-            if length > maxLineLength { return .overlong(length: length, terminated: true) }
             return .line(UnsafeRawBufferPointer(start: base, count: length), terminated: true)
-          }
-          if carryCount + length > maxLineLength {
-            return .overlong(length: carryCount + length, terminated: true)
           }
           appendToCarry(base, length)
           return .line(UnsafeRawBufferPointer(start: carry!.baseAddress, count: carryCount), terminated: true)
         }
+        if carryCount + available > maxLineLength { return overlong() }
         bytesConsumed += available
-        if skipping || carryCount + available > maxLineLength {
-          if !skipping { skipped = carryCount }
-          skipping = true
-          skipped += available
-          carryCount = 0
-        } else {
-          appendToCarry(base, available)
-        }
+        appendToCarry(base, available)
         start = end
       }
       if atEOF || !refill() {
-        if skipping { return .overlong(length: skipped, terminated: false) }
         if carryCount == 0 { return nil }
         return .line(UnsafeRawBufferPointer(start: carry!.baseAddress, count: carryCount), terminated: false)
       }
     }
+  }
+
+  private func overlong() -> LineChunk {
+    stopped = true
+    return .overlong
   }
 
   private func appendToCarry(_ bytes: UnsafeRawPointer, _ count: Int) {

@@ -8,24 +8,37 @@ public struct ReplayViolation: Sendable, Equatable, CustomStringConvertible {
     case wakeNotParked = "wake-not-parked"
     /// A `wake` whose fd or mode differs from the task's `park`.
     case wakeMismatch = "wake-mismatch"
-    /// Readiness for an fd that was never registered (and no `stale` drop followed).
+    /// Readiness for an fd that was never registered (and no `stale` drop followed), including one
+    /// reported before its registration (causal order broken).
     case readinessUnregistered = "readiness-unregistered"
     /// Readiness for an fd whose registration was deleted (and no `stale` drop followed).
     case readinessDeleted = "readiness-deleted"
     /// Readiness carrying a tag other than the registration's (and no `stale` drop followed).
     case readinessStaleTag = "readiness-stale-tag"
-    /// `epoll_ctl` ADD of an fd that is already registered.
+    /// `epoll_ctl` ADD of an fd that is already registered, or a `POLL_ADD` for an fd whose
+    /// multishot poll is still armed.
     case addWhileRegistered = "add-while-registered"
     /// `seq` skipped values: events were lost.
     case seqGap = "seq-gap"
-    /// `seq` did not increase.
+    /// `seq` did not increase (one line's `seq` too low, or two lines swapped).
     case seqBackwards = "seq-backwards"
     /// `ts` decreased.
     case timeBackwards = "ts-backwards"
-    /// A read/write/accept returned EAGAIN and no park or retry of the call followed.
+    /// A read/write/accept returned EAGAIN and its task neither parked on that fd and direction
+    /// nor retried the call (reported where the task did something else).
     case eagainNotFollowed = "eagain-not-followed"
     /// A task parked and was never woken before a clean `trace_end`.
     case parkWithoutWake = "park-without-wake"
+    /// One line's `seq` is too high, and the lines around it count on as if it were not there.
+    case seqWrong = "seq-wrong"
+    /// `trace_end.lines` (`events`) or `dropped` disagrees with what was read.
+    case traceEndMismatch = "trace-end-mismatch"
+    /// A call, registration or submission names an fd that is not open at that point: closed (and
+    /// not handed out again), or created later in the file; or a new fd gets a number still open.
+    case fdNotOpen = "fd-not-open"
+    /// A `uring_cqe` whose `user_data` has no submission in flight: never submitted, submitted
+    /// later (causal order), or its request already had its final completion.
+    case completionWithoutSubmission = "completion-without-submission"
 
     /// Orders by name, for stable output.
     public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
@@ -54,9 +67,9 @@ public struct ReplayNote: Sendable, Equatable {
 public struct ReplaySummary: Sendable, Equatable {
   /// Events read (lines decoded).
   public var events = 0
-  /// Distinct fd numbers the trace touched.
+  /// fds the trace opened (a reused number counts again) or used without opening them.
   public var fds = 0
-  /// Distinct task numbers that parked.
+  /// Distinct task numbers that parked (exact up to 65,536; past that, an upper bound).
   public var tasks = 0
   /// `park` events.
   public var parks = 0

@@ -6,7 +6,7 @@
   import Darwin
 #endif
 
-/// Generates consistent version-1 traces of an echo server, for tests and benchmarks.
+/// Generates consistent version-2 traces of an echo server, for tests and benchmarks.
 ///
 /// One listener task accepts connections one after another; each connection's task reads a request,
 /// parks on EAGAIN until `epoll_wait` (or an io_uring poll completion) reports it ready, echoes it,
@@ -109,7 +109,7 @@ public struct SyntheticTrace: Sendable {
     let uring = backend == .uring
     line(
       loop, "trace_start",
-      "\"format\":\"netpoll-trace\",\"version\":1,\"backend\":\"\(backend.rawValue)\",\"pid\":\(loop),\"wall\":\"2026-11-26T22:50:01.000000Z\",\"command\":\"synthetic \(backend.rawValue) echo\",\"backend_note\":\"\""
+      "\"format\":\"netpoll-trace\",\"version\":2,\"source\":\"runtime\",\"backend\":\"\(backend.rawValue)\",\"pid\":\(loop),\"wall\":\"2026-11-26T22:50:01.000000Z\",\"command\":\"synthetic \(backend.rawValue) echo\",\"backend_note\":\"\""
     )
     var userData: UInt64 = 1
     var tag = 0
@@ -202,6 +202,6 @@ public struct SyntheticTrace: Sendable {
       }
       line(worker, "close", "\"fd\":\(fd),\"ret\":0")
     }
-    line(loop, "trace_end", "\"events\":\(seq + 1),\"dropped\":0")
+    line(loop, "trace_end", "\"lines\":\(seq + 1),\"dropped\":0")
   }
 }

@@ -35,7 +35,7 @@ struct TimelineRecorder {
       fdSteps.append(
         step(
           e,
-          "epoll_ctl \(ctl.op.rawValue) tag \(ctl.tag) \(ctl.events.shortDescription) → \(result(ctl.ret, e))"
+          "epoll_ctl \(ctl.op.rawValue) tag \(ctl.tag.map(String.init) ?? "?") \(ctl.events.shortDescription) → \(result(ctl.ret, e))"
         ))
     case .epollWait(let wait):
       for entry in wait.ready where entry.fd == fd {

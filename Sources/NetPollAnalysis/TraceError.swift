@@ -1,4 +1,4 @@
-/// Why a file cannot be read as a version-1 netpoll trace.
+/// Why a file cannot be read as a netpoll trace (version 1 or 2).
 ///
 /// Each case reaches the user as one line, `FILE:LINE: message` (or `FILE: message` when no line
 /// applies); the CLI maps every `TraceError` to exit status 2, "not a trace".

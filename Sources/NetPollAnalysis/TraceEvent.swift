@@ -1,4 +1,4 @@
-/// One line of a version-1 trace, decoded and checked against `docs/trace-format.md`.
+/// One line of a version-1 or version-2 trace, decoded and checked against `docs/trace-format.md`.
 ///
 /// Only the fields the analyses use are kept; the others are type-checked and dropped, so an event
 /// is a few words and a stream of them needs no per-line allocation (except `epoll_wait.ready`).
@@ -20,8 +20,17 @@ public struct TraceEvent: Sendable {
   public enum Body: Sendable {
     /// `trace_start`, always the first line.
     indirect case traceStart(TraceHeader)
-    /// `trace_end`: the last line of a cleanly stopped trace.
-    case traceEnd(events: Int, dropped: Int)
+    /// `trace_end`: the last line of a cleanly stopped trace. `lines` is version 2's `lines`
+    /// (version 1's `events`): the lines of the file, this one included; `nil` when missing.
+    case traceEnd(lines: Int?, dropped: Int)
+    /// `snapshot_fd` (a flight-recorder window): the fd was registered when the window began,
+    /// with `tag` (on io_uring readiness, its multishot `POLL_ADD` armed with `user_data`
+    /// fd + (tag << 32)).
+    case snapshotFD(fd: Int, tag: Int)
+    /// `snapshot_park`: the task was parked on the fd when the window began.
+    case snapshotPark(task: Int, fd: Int, mode: PollMode)
+    /// `snapshot_op`: a completion-mode operation was in flight when the window began.
+    case snapshotOperation(userData: UInt64, op: String, fd: Int)
     /// `epoll_create` (the `epoll_create1(2)` call).
     case epollCreate(epfd: Int, ret: Int)
     /// `epoll_ctl(2)`.
@@ -84,6 +93,9 @@ public struct TraceEvent: Sendable {
     case .uringEnter: "uring_enter"
     case .uringCompletion: "uring_cqe"
     case .uringOverflow: "uring_overflow"
+    case .snapshotFD: "snapshot_fd"
+    case .snapshotPark: "snapshot_park"
+    case .snapshotOperation: "snapshot_op"
     case .unknown(let name): name
     }
   }
@@ -91,24 +103,67 @@ public struct TraceEvent: Sendable {
 
 /// The fields of `trace_start` a tool needs.
 public struct TraceHeader: Sendable, Equatable {
-  /// `backend`: `"epoll"`, `"uring"` or `"uring-completion"`.
+  /// `version`: 1 or 2.
+  public var version: Int
+  /// `source`: who wrote the trace (`"runtime"` for version 1).
+  public var source: TraceSource
+  /// `backend`: `"epoll"`, `"uring"` or `"uring-completion"` (`"unknown"` when an `"ebpf"` trace
+  /// could not tell, or when the field is missing).
   public var backend: String
-  /// `pid` of the traced process.
+  /// `pid` of the traced process (0 when missing).
   public var pid: Int
-  /// `wall`: RFC 3339 wall-clock time at `ts` 0.
+  /// `wall`: RFC 3339 wall-clock time at `ts` 0 (empty when missing).
   public var wall: String
-  /// `command`: the traced command line.
+  /// `command`: the traced command line (empty when missing).
   public var command: String
   /// `backend_note`: why this backend was chosen (may be empty).
   public var backendNote: String
+  /// The flight-recorder window this trace is a dump of, `nil` for a whole run.
+  public var window: TraceWindow?
 
   /// Creates a header.
-  public init(backend: String, pid: Int, wall: String, command: String, backendNote: String) {
+  public init(
+    backend: String, pid: Int, wall: String, command: String, backendNote: String, version: Int = 2,
+    source: TraceSource = .runtime, window: TraceWindow? = nil
+  ) {
+    self.version = version
+    self.source = source
     self.backend = backend
     self.pid = pid
     self.wall = wall
     self.command = command
     self.backendNote = backendNote
+    self.window = window
+  }
+}
+
+/// `trace_start.source`: which recorder wrote the trace, and so what it can hold.
+public enum TraceSource: String, Sendable, Equatable {
+  /// The netpoll runtime's own recorder: every event kind, parks and wakes included.
+  case runtime
+  /// `netpoll record`, from kernel tracepoints: system calls and io_uring only, no `park`,
+  /// `wake`, `stale` or `deadline` (figures built on them cannot be computed).
+  case ebpf
+
+  /// Whether the trace has the runtime's own events (`park`, `wake`, `stale`, `deadline`).
+  public var hasRuntimeEvents: Bool { self == .runtime }
+}
+
+/// A flight-recorder dump's window (`trace_start.window` true): the trace starts from snapshot
+/// lines, then the events from `firstSeq` on.
+public struct TraceWindow: Sendable, Equatable {
+  /// `window_seq`: the `seq` of the window's first event.
+  public var firstSeq: Int
+  /// `window_ts`: its `ts`.
+  public var firstTs: Int
+  /// `trigger`: why the dump was written (empty when missing).
+  public var trigger: String
+
+  /// Creates a window.
+  public init(firstSeq: Int, firstTs: Int, trigger: String) {
+    self.firstSeq = firstSeq
+    self.firstTs = firstTs
+    self.trigger = trigger
   }
 }
 
@@ -149,8 +204,9 @@ public struct EpollControl: Sendable {
   public var fd: Int
   /// `events`: the interest set.
   public var events: EpollEvents
-  /// `tag`: the poll descriptor's sequence tag stored in the user data.
-  public var tag: Int
+  /// `tag`: the poll descriptor's sequence tag stored in the user data (`nil` when the line has
+  /// none: any tag then matches the registration).
+  public var tag: Int?
   /// `ret`.
   public var ret: Int
 }

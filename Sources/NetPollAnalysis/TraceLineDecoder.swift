@@ -11,15 +11,22 @@ struct LineProblem: Error {
   var message: String
 }
 
-/// Decodes one trace line into a `TraceEvent`, checking every field the contract requires for its
-/// `ev` (presence and JSON type) and the enumerated values (`op`, `mode`, `reason`).
+/// Decodes one trace line into a `TraceEvent`, checking the fields the analyses need for its `ev`
+/// (presence and JSON type) and the enumerated values (`op`, `mode`, `reason`).
 ///
-/// Extra fields are allowed (the contract may add fields); an unknown `ev` decodes to `.unknown`.
+/// A field the analyses can do without (`trace_start.command`, `epoll_ctl.tag`, `read.len`, the
+/// arrays of flag names, ...) may be missing: it takes a neutral value and is listed in
+/// `missingOptional` for the reader to warn about; when present it must have its type. Extra fields
+/// are allowed (the contract may add fields); an unknown `ev` decodes to `.unknown`.
 struct TraceLineDecoder {
   private var scanner = JSONObjectScanner()
   private var entryScanner = JSONObjectScanner()
   /// The event being decoded, for messages (`nil` while reading the common fields).
-  private var ev: EventName?
+  private(set) var ev: EventName?
+  /// The trace's format version, from its `trace_start` (1 until one is decoded).
+  private(set) var version = 1
+  /// Optional fields the last decoded line lacked.
+  private(set) var missingOptional: [FieldKey] = []
 
   mutating func decode(_ line: UnsafeRawBufferPointer, lineNumber: Int) throws(LineProblem)
     -> TraceEvent
@@ -30,6 +37,7 @@ struct TraceLineDecoder {
       throw LineProblem(message: "invalid JSON at column \(error.offset + 1): \(error.message)")
     }
     ev = nil
+    missingOptional.removeAll(keepingCapacity: true)
     let seq = try int(.seq, in: scanner)
     let ts = try int(.ts, in: scanner)
     let tid = try int(.tid, in: scanner)
@@ -49,17 +57,24 @@ struct TraceLineDecoder {
       errnoName = text
     }
     let body: TraceEvent.Body
-    if !evMember.escaped,
-      let known = EventName.match(
-        scanner.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + evMember.valueStart,
-        count: evMember.valueEnd - evMember.valueStart)
-    {
+    if let known = eventName(evMember) {
       ev = known
       body = try decodeBody(known)
     } else {
       body = .unknown(name: decodeString(evMember, in: scanner))
     }
     return TraceEvent(line: lineNumber, seq: seq, ts: ts, tid: tid, errno: errnoName, body: body)
+  }
+
+  /// The known event `ev` names, its escapes resolved (`"p\u0061rk"` is `park`).
+  private func eventName(_ m: JSONMember) -> EventName? {
+    if !m.escaped {
+      return EventName.match(
+        scanner.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) + m.valueStart,
+        count: m.valueEnd - m.valueStart)
+    }
+    var text = decodeString(m, in: scanner)
+    return text.withUTF8 { $0.isEmpty ? nil : EventName.match($0.baseAddress!, count: $0.count) }
   }
 
   private mutating func decodeBody(_ name: EventName) throws(LineProblem) -> TraceEvent.Body {
@@ -69,9 +84,9 @@ struct TraceLineDecoder {
       let call = Syscall(name)
       return .socketCall(
         SocketCall(
-          syscall: call, fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: try int(.len, in: s)))
+          syscall: call, fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: try optionalInt(.len)))
     case .epollWait:
-      _ = try int(.maxevents, in: s)
+      _ = try optionalInt(.maxevents)
       let wait = EpollWait(
         epfd: try int(.epfd, in: s), timeoutMs: try int(.timeoutMs, in: s), ret: try int(.ret, in: s),
         durationNs: try int(.durNs, in: s), ready: try readyEntries())
@@ -86,8 +101,8 @@ struct TraceLineDecoder {
       }
       return .wake(task: try int(.task, in: s), fd: try int(.fd, in: s), mode: try mode(), reason: reason)
     case .poll:
-      try stringArray(.events, in: s)
-      try stringArray(.revents, in: s)
+      try stringArray(.events)
+      try stringArray(.revents)
       return .socketCall(
         SocketCall(syscall: .poll, fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: 0))
     case .accept, .close, .eventfd:
@@ -101,15 +116,15 @@ struct TraceLineDecoder {
         case .shutdown: .how
         default: .addr
         }
-      _ = try string(extra, in: s)
+      _ = try optionalString(extra)
       return .socketCall(
         SocketCall(syscall: Syscall(name), fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: 0))
     case .listen, .getsockopt:
       if name == .listen {
-        _ = try int(.backlog, in: s)
+        _ = try optionalInt(.backlog)
       } else {
-        _ = try string(.opt, in: s)
-        _ = try int(.value, in: s)
+        _ = try optionalString(.opt)
+        _ = try optionalInt(.value)
       }
       return .socketCall(
         SocketCall(syscall: Syscall(name), fd: try int(.fd, in: s), ret: try int(.ret, in: s), length: 0))
@@ -121,8 +136,8 @@ struct TraceLineDecoder {
       return .epollCtl(
         EpollControl(
           epfd: try int(.epfd, in: s), op: op, fd: try int(.fd, in: s),
-          events: try epollEvents(.events, in: s),
-          tag: try int(.tag, in: s), ret: try int(.ret, in: s)))
+          events: try epollEvents(.events, in: s, optional: true),
+          tag: try optionalInt(.tag, absent: nil), ret: try int(.ret, in: s)))
     case .stale:
       let modeText = try string(.mode, in: s)
       guard let mode = StaleMode(rawValue: modeText) else {
@@ -134,50 +149,85 @@ struct TraceLineDecoder {
     case .deadline:
       return .deadline(fd: try int(.fd, in: s), mode: try mode(), timeoutNs: try int(.timeoutNs, in: s))
     case .epollCreate:
-      try stringArray(.flags, in: s)
+      try stringArray(.flags)
       return .epollCreate(epfd: try int(.epfd, in: s), ret: try int(.ret, in: s))
     case .traceStart:
-      let format = try string(.format, in: s)
-      guard format == "netpoll-trace" else {
-        throw LineProblem(
-          message: "not a netpoll trace: 'format' is \"\(format)\", expected \"netpoll-trace\"")
-      }
-      let version = try int(.version, in: s)
-      guard version == 1 else {
-        throw LineProblem(
-          message:
-            "trace format version \(version) is not supported (this netpoll reads version 1; upgrade netpoll)"
-        )
-      }
-      return .traceStart(
-        TraceHeader(
-          backend: try string(.backend, in: s), pid: try int(.pid, in: s), wall: try string(.wall, in: s),
-          command: try string(.command, in: s), backendNote: try string(.backendNote, in: s)))
+      return .traceStart(try header())
     case .traceEnd:
-      return .traceEnd(events: try int(.events, in: s), dropped: try int(.dropped, in: s))
+      let lines = try optionalInt(version >= 2 ? .lines : .events, absent: nil)
+      return .traceEnd(lines: lines, dropped: try int(.dropped, in: s))
+    case .snapshotFd:
+      return .snapshotFD(fd: try int(.fd, in: s), tag: try int(.tag, in: s))
+    case .snapshotPark:
+      return .snapshotPark(task: try int(.task, in: s), fd: try int(.fd, in: s), mode: try mode())
+    case .snapshotOp:
+      return .snapshotOperation(
+        userData: try uint64(.userData, in: s), op: try string(.op, in: s), fd: try int(.fd, in: s))
     case .uringSetup:
-      _ = try int(.cqEntries, in: s)
-      try stringArray(.flags, in: s)
-      try stringArray(.features, in: s)
+      _ = try optionalInt(.cqEntries)
+      try stringArray(.flags)
+      try stringArray(.features)
       return .uringSetup(ringFd: try int(.ringFd, in: s), entries: try int(.entries, in: s))
     case .uringSqe:
-      try stringArray(.flags, in: s)
+      try stringArray(.flags)
       return .uringSubmission(
         op: try string(.op, in: s), fd: try int(.fd, in: s), userData: try uint64(.userData, in: s))
     case .uringEnter:
-      try stringArray(.flags, in: s)
+      try stringArray(.flags)
       return .uringEnter(
         ringFd: try int(.ringFd, in: s), toSubmit: try int(.toSubmit, in: s),
         minComplete: try int(.minComplete, in: s), ret: try int(.ret, in: s),
         durationNs: try int(.durNs, in: s))
     case .uringCqe:
-      try stringArray(.flags, in: s)
+      try stringArray(.flags)
       return .uringCompletion(
         userData: try uint64(.userData, in: s), res: try int(.res, in: s), fd: try int(.fd, in: s),
         more: hasName(.flags, in: s, "MORE") || hasName(.flags, in: s, "IORING_CQE_F_MORE"))
     case .uringOverflow:
       return .uringOverflow(count: try int(.count, in: s))
     }
+  }
+
+  /// `trace_start`: versions 1 and 2, a window's fields, the optional descriptive fields.
+  private mutating func header() throws(LineProblem) -> TraceHeader {
+    let s = scanner
+    let format = try string(.format, in: s)
+    guard format == "netpoll-trace" else {
+      throw LineProblem(
+        message: "not a netpoll trace: 'format' is \"\(format)\", expected \"netpoll-trace\"")
+    }
+    let version = try int(.version, in: s)
+    guard version == 1 || version == 2 else {
+      throw LineProblem(
+        message:
+          "trace format version \(version) is not supported (this netpoll reads versions 1 and 2; upgrade netpoll)"
+      )
+    }
+    self.version = version
+    var source = TraceSource.runtime
+    if version >= 2 {
+      let text = try optionalString(.source, absent: "runtime")
+      guard let known = TraceSource(rawValue: text) else {
+        throw LineProblem(message: "trace_start: 'source' must be \"runtime\" or \"ebpf\", found \"\(text)\"")
+      }
+      source = known
+    }
+    var window: TraceWindow?
+    if let m = s.member(.window) {
+      guard m.kind == .bool else { throw wrongType(.window, m, expected: "a boolean") }
+      if s.bytes[m.valueStart] == UInt8(ascii: "t") {
+        let firstSeq = try int(.windowSeq, in: s)
+        guard firstSeq >= 1 else {
+          throw LineProblem(message: "trace_start: 'window_seq' must be at least 1, found \(firstSeq)")
+        }
+        window = TraceWindow(
+          firstSeq: firstSeq, firstTs: try int(.windowTs, in: s), trigger: try optionalString(.trigger))
+      }
+    }
+    return TraceHeader(
+      backend: try optionalString(.backend, absent: "unknown"), pid: try optionalInt(.pid),
+      wall: try optionalString(.wall), command: try optionalString(.command),
+      backendNote: try optionalString(.backendNote), version: version, source: source, window: window)
   }
 
   // MARK: Fields
@@ -189,6 +239,12 @@ struct TraceLineDecoder {
       switch scanner.bytes[m.valueStart] {
       case UInt8(ascii: "r"): return .read
       case UInt8(ascii: "w"): return .write
+      default: break
+      }
+    } else if m.escaped {
+      switch decodeString(m, in: scanner) {
+      case "r": return .read
+      case "w": return .write
       default: break
       }
     }
@@ -230,8 +286,14 @@ struct TraceLineDecoder {
     return entries
   }
 
-  private func epollEvents(_ key: FieldKey, in s: JSONObjectScanner) throws(LineProblem) -> EpollEvents {
-    guard let m = s.member(key) else { throw missing(key) }
+  private mutating func epollEvents(_ key: FieldKey, in s: JSONObjectScanner, optional: Bool = false)
+    throws(LineProblem) -> EpollEvents
+  {
+    guard let m = s.member(key) else {
+      guard optional else { throw missing(key) }
+      missingOptional.append(key)
+      return []
+    }
     guard m.kind == .array else { throw wrongType(key, m, expected: "an array of names") }
     var set: EpollEvents = []
     var elements = s.elements(of: m)
@@ -240,14 +302,24 @@ struct TraceLineDecoder {
         throw LineProblem(
           message: "\(prefix)'\(key.name)' must hold names (strings), found \(element.kind.phrase)")
       }
-      let bytes = UnsafeRawBufferPointer(rebasing: s.bytes[element.valueStart..<element.valueEnd])
-      set.insert(element.escaped ? .other : EpollEvents.named(bytes))
+      if element.escaped {
+        var text = decodeString(element, in: s)
+        set.insert(text.withUTF8 { EpollEvents.named(UnsafeRawBufferPointer($0)) })
+      } else {
+        set.insert(
+          EpollEvents.named(UnsafeRawBufferPointer(rebasing: s.bytes[element.valueStart..<element.valueEnd])))
+      }
     }
     return set
   }
 
-  private func stringArray(_ key: FieldKey, in s: JSONObjectScanner) throws(LineProblem) {
-    guard let m = s.member(key) else { throw missing(key) }
+  /// Checks the optional array of names `key`.
+  private mutating func stringArray(_ key: FieldKey) throws(LineProblem) {
+    let s = scanner
+    guard let m = s.member(key) else {
+      missingOptional.append(key)
+      return
+    }
     guard m.kind == .array else { throw wrongType(key, m, expected: "an array of names") }
     var problem: LineProblem?
     try? s.forEachElement(of: m) { element in
@@ -264,9 +336,12 @@ struct TraceLineDecoder {
     guard let m = s.member(key), m.kind == .array else { return false }
     var elements = s.elements(of: m)
     while let element = try? elements.next() {
-      guard element.kind == .string, !element.escaped,
-        element.valueEnd - element.valueStart == name.utf8CodeUnitCount
-      else { continue }
+      guard element.kind == .string else { continue }
+      if element.escaped {
+        if decodeString(element, in: s) == name.description { return true }
+        continue
+      }
+      guard element.valueEnd - element.valueStart == name.utf8CodeUnitCount else { continue }
       if memcmp(s.bytes.baseAddress! + element.valueStart, name.utf8Start, name.utf8CodeUnitCount) == 0 {
         return true
       }
@@ -278,6 +353,33 @@ struct TraceLineDecoder {
     guard let m = s.member(key) else { throw missing(key) }
     guard m.kind == .string else { throw wrongType(key, m, expected: "a string") }
     return decodeString(m, in: s)
+  }
+
+  /// The optional string `key`, `absent` (and noted in `missingOptional`) when missing.
+  private mutating func optionalString(_ key: FieldKey, absent: String = "") throws(LineProblem) -> String {
+    guard scanner.member(key) != nil else {
+      missingOptional.append(key)
+      return absent
+    }
+    return try string(key, in: scanner)
+  }
+
+  /// The optional integer `key`, `absent` (and noted in `missingOptional`) when missing.
+  private mutating func optionalInt(_ key: FieldKey, absent: Int = 0) throws(LineProblem) -> Int {
+    guard scanner.member(key) != nil else {
+      missingOptional.append(key)
+      return absent
+    }
+    return try int(key, in: scanner)
+  }
+
+  /// The optional integer `key`, `nil` (and noted in `missingOptional`) when missing.
+  private mutating func optionalInt(_ key: FieldKey, absent: Int?) throws(LineProblem) -> Int? {
+    guard scanner.member(key) != nil else {
+      missingOptional.append(key)
+      return absent
+    }
+    return try int(key, in: scanner)
   }
 
   private func int(_ key: FieldKey, in s: JSONObjectScanner) throws(LineProblem) -> Int {

@@ -258,7 +258,8 @@ extension TraceEvent {
     case .uringSubmission: Self.firstRuntimeKind + 6
     case .uringCompletion: Self.firstRuntimeKind + 7
     case .uringOverflow: Self.firstRuntimeKind + 8
-    case .unknown: -1
+    // Snapshot lines are state, not events (docs/trace-format.md, flight-recorder windows).
+    case .unknown, .snapshotFD, .snapshotPark, .snapshotOperation: -1
     }
   }
 }

@@ -16,8 +16,26 @@ struct ReplayTests {
       ("violation-add-while-registered.jsonl", .addWhileRegistered, 5),
       ("violation-seq-gap.jsonl", .seqGap, 5),
       ("violation-seq-backwards.jsonl", .seqBackwards, 6),
-      ("violation-eagain-not-followed.jsonl", .eagainNotFollowed, 5),
+      // Reported where the task does something else (its write), not at the EAGAIN.
+      ("violation-eagain-not-followed.jsonl", .eagainNotFollowed, 6),
       ("violation-park-without-wake.jsonl", .parkWithoutWake, 6),
+      // Causal order (version 2): a report or a use of an fd before it exists.
+      ("violation-readiness-before-add.jsonl", .readinessUnregistered, 7),
+      ("violation-cqe-before-sqe.jsonl", .readinessUnregistered, 5),
+      ("violation-use-after-close.jsonl", .fdNotOpen, 9),
+      // io_uring: completions without a submission in flight, a second POLL_ADD while armed.
+      ("violation-cqe-never-submitted.jsonl", .completionWithoutSubmission, 6),
+      ("violation-cqe-after-final.jsonl", .completionWithoutSubmission, 7),
+      ("violation-double-poll-add.jsonl", .addWhileRegistered, 6),
+      ("violation-completion-twice.jsonl", .completionWithoutSubmission, 9),
+      ("violation-completion-never-submitted.jsonl", .completionWithoutSubmission, 5),
+      // EAGAIN: reported where the task does something else.
+      ("violation-eagain-then-close.jsonl", .eagainNotFollowed, 9),
+      ("violation-eagain-other-call.jsonl", .eagainNotFollowed, 9),
+      ("violation-eagain-park-other-fd.jsonl", .eagainNotFollowed, 11),
+      // seq: one violation per wrong line.
+      ("violation-seq-one-wrong.jsonl", .seqWrong, 5),
+      ("violation-seq-swapped.jsonl", .seqBackwards, 5),
     ])
   func findsViolation(file: String, kind: ReplayViolation.Kind, line: Int) throws {
     let report = try TraceReplay.run(path: fixture(file))
@@ -28,7 +46,10 @@ struct ReplayTests {
 
   @Test(
     "consistent traces have no violations",
-    arguments: ["echo-epoll.jsonl", "stale-drop-ok.jsonl", "eagain-retried-ok.jsonl"])
+    arguments: [
+      "echo-epoll.jsonl", "stale-drop-ok.jsonl", "eagain-retried-ok.jsonl", "eagain-level-check-ok.jsonl",
+      "uring-completion-ok.jsonl", "v2-window-uring.jsonl", "v2-window-completion.jsonl", "v2-ebpf.jsonl",
+    ])
   func consistent(file: String) throws {
     let report = try TraceReplay.run(path: fixture(file))
     #expect(report.violations.isEmpty)
@@ -120,5 +141,36 @@ struct ReplayTests {
       #expect(report.violations == [], "\(backend)")
       #expect(report.summary.events == trace.lineCount)
     }
+  }
+
+  @Test("a readiness before its registration names the registration's line")
+  func causalOrderMessage() throws {
+    let report = try TraceReplay.run(path: fixture("violation-readiness-before-add.jsonl"))
+    #expect(report.violations.first?.message.contains("its registration comes later, at line 8") == true)
+    let uring = try TraceReplay.run(path: fixture("violation-cqe-before-sqe.jsonl"))
+    #expect(uring.violations.first?.message.contains("its submission comes later, at line 6") == true)
+  }
+
+  @Test("a real seq gap is one violation with the events lost, and trace_end.dropped must agree")
+  func seqGapAndDropped() throws {
+    let lines = (1...6).map {
+      #"{"seq":\#($0 < 4 ? $0 : $0 + 3),"ts":\#($0),"tid":1,"ev":"close","fd":9,"ret":-1,"errno":"EBADF"}"#
+    }
+    let end = #"{"seq":10,"ts":10,"tid":1,"ev":"trace_end","events":8,"dropped":0}"#
+    let report = try TraceReplay.run(
+      path: try temporaryTrace(([startLine] + lines + [end]).joined(separator: "\n") + "\n"))
+    #expect(report.violations.map(\.kind) == [.seqGap, .traceEndMismatch])
+    #expect(report.violations.first?.message == "seq jumps from 3 to 7: 3 events lost")
+    #expect(
+      report.violations.last?.message == "trace_end says 0 events were dropped, but the seq gaps add up to 3")
+  }
+
+  @Test("trace_end.lines must count the file's lines")
+  func endLines() throws {
+    let end = #"{"seq":1,"ts":10,"tid":1,"ev":"trace_end","events":5,"dropped":0}"#
+    let report = try TraceReplay.run(
+      path: try temporaryTrace([startLine, end].joined(separator: "\n") + "\n"))
+    #expect(report.violations.map(\.kind) == [.traceEndMismatch])
+    #expect(report.violations.first?.line == 2)
   }
 }

@@ -73,7 +73,7 @@ struct SampleTraceTests {
     #expect(!reader.isTruncated)
     #expect(reader.warnings.isEmpty)
     #expect(reader.unknownEvents.isEmpty)
-    #expect(reader.end?.events == events.count)
+    #expect(reader.end?.lines == events.count)
     #expect(reader.end?.dropped == 0)
     #expect(events.map(\.seq) == Array(0..<events.count))
   }

@@ -10,7 +10,7 @@ struct TraceReaderTests {
     #expect(events.count == 45)
     #expect(events.map(\.line) == Array(1...45))
     #expect(reader.header.backend == "epoll")
-    #expect(reader.end?.events == 45)
+    #expect(reader.end?.lines == 45)
     #expect(!reader.isTruncated)
     #expect(reader.warnings.isEmpty)
     guard case .epollWait(let wait) = events[17].body else {
@@ -56,10 +56,11 @@ struct TraceReaderTests {
   @Test("a future version is a clear error")
   func futureVersion() throws {
     let path = try temporaryTrace(
-      startLine.replacingOccurrences(of: #""version":1"#, with: #""version":2"#) + "\n")
+      startLine.replacingOccurrences(of: #""version":1"#, with: #""version":3"#) + "\n")
     let error = readError(path)
     #expect(error?.line == 1)
-    #expect(error?.message.contains("version 2 is not supported") == true)
+    #expect(error?.message.contains("version 3 is not supported") == true)
+    #expect(error?.message.contains("upgrade netpoll") == true)
   }
 
   @Test("a first line that is not trace_start is rejected")
@@ -87,7 +88,7 @@ struct TraceReaderTests {
         #"{"seq":1,"ts":5.5,"tid":1,"ev":"read","fd":7,"len":10,"ret":3}"#,
         "'ts' must be an integer, found a non-integer number"
       ),
-      (#"{"seq":1,"ts":5,"tid":1,"ev":"write","fd":7,"ret":3}"#, "write: missing required field 'len'"),
+      (#"{"seq":1,"ts":5,"tid":1,"ev":"write","fd":7,"len":3}"#, "write: missing required field 'ret'"),
       (#"{"seq":1,"tid":1,"ev":"write","fd":7,"len":3,"ret":3}"#, "missing required field 'ts'"),
       (
         #"{"seq":1,"ts":5,"tid":1,"ev":"epoll_ctl","epfd":3,"op":"ADD","fd":7,"events":[1],"tag":1,"ret":0}"#,
@@ -101,9 +102,10 @@ struct TraceReaderTests {
         #"{"seq":1,"ts":5,"tid":1,"ev":"wake","task":2,"fd":7,"mode":"r","reason":"sleepy"}"#,
         "wake: 'reason' must be ready, deadline, close or cancel, found \"sleepy\""
       ),
+      (#"{"seq":1,"ts":5,"tid":1,"ev":"park","fd":7,"mode":"r"}"#, "park: missing required field 'task'"),
       (
-        #"{"seq":1,"ts":5,"tid":1,"ev":"poll","fd":7,"events":["POLLIN"],"ret":0}"#,
-        "poll: missing required field 'revents'"
+        #"{"seq":1,"ts":5,"tid":1,"ev":"poll","fd":7,"events":["POLLIN"],"revents":"POLLIN","ret":0}"#,
+        "poll: 'revents' must be an array of names, found a string"
       ),
       (#"[1,2,3]"#, "invalid JSON at column 1: expected a JSON object"),
       (

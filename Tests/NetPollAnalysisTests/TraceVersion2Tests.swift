@@ -1,0 +1,89 @@
+import Foundation
+import NetPollAnalysis
+import Testing
+
+/// Version 2 of the format (docs/trace-format.md, "Changes from version 1"): `source`,
+/// `trace_end.lines`, flight-recorder windows that start from snapshot lines.
+@Suite("Trace format version 2")
+struct TraceVersion2Tests {
+  @Test("a window's replay starts from its snapshot: a registered fd with its armed poll and a parked task")
+  func uringWindow() throws {
+    let report = try TraceReplay.run(path: fixture("v2-window-uring.jsonl"))
+    #expect(report.violations == [])
+    #expect(report.header.version == 2)
+    #expect(report.header.source == .runtime)
+    #expect(report.header.window == TraceWindow(firstSeq: 100, firstTs: 1000, trigger: "SIGUSR1"))
+    #expect(report.summary.wakesByReason == [.ready: 1])
+    #expect(report.summary.readiness == 1 && report.summary.latchedReadiness == 0)
+  }
+
+  @Test("a completion-mode window starts with its operations in flight")
+  func completionWindow() throws {
+    let report = try TraceReplay.run(path: fixture("v2-window-completion.jsonl"))
+    #expect(report.violations == [])
+    #expect(report.summary.operationResults == 1)
+  }
+
+  @Test("source ebpf is exposed so tools can say what they cannot compute")
+  func ebpfSource() throws {
+    let (reader, _) = try readAll(fixture("v2-ebpf.jsonl"))
+    #expect(reader.header.source == .ebpf)
+    #expect(!reader.header.source.hasRuntimeEvents)
+    #expect(reader.header.window == nil)
+    #expect(reader.end?.lines == 5)
+  }
+
+  @Test("a version-1 trace is source runtime, and its trace_end 'events' reads as lines")
+  func version1() throws {
+    let (reader, _) = try readAll(fixture("echo-epoll.jsonl"))
+    #expect(reader.header.version == 1)
+    #expect(reader.header.source == .runtime)
+    #expect(reader.end?.lines == 45)
+  }
+
+  @Test(
+    "snapshot lines only in a window, before its first event, with seq 0",
+    arguments: [
+      (
+        false, #"{"seq":0,"ts":1000,"tid":1,"ev":"snapshot_fd","fd":7,"tag":3}"#, 2,
+        "not a flight-recorder window"
+      ),
+      (true, #"{"seq":5,"ts":1000,"tid":1,"ev":"snapshot_fd","fd":7,"tag":3}"#, 2, "expected 0"),
+      (
+        true,
+        #"{"seq":100,"ts":1000,"tid":1,"ev":"close","fd":9,"ret":0}"# + "\n"
+          + #"{"seq":0,"ts":1000,"tid":1,"ev":"snapshot_park","task":2,"fd":7,"mode":"r"}"#, 3,
+        "after the window's first event (line 2)"
+      ),
+    ])
+  func snapshotPlacement(window: Bool, lines: String, badLine: Int, message: String) throws {
+    var start = startLine.replacingOccurrences(of: #""version":1"#, with: #""version":2"#)
+    if window {
+      start = start.replacingOccurrences(
+        of: #""backend_note":"""#, with: #""backend_note":"","window":true,"window_seq":100,"window_ts":1000"#
+      )
+    }
+    let end = #"{"seq":101,"ts":2000,"tid":1,"ev":"trace_end","lines":9,"dropped":0}"#
+    let error = try #require(
+      readError(try temporaryTrace([start, lines, end].joined(separator: "\n") + "\n")))
+    #expect(error.line == badLine)
+    #expect(error.message.contains(message))
+  }
+
+  @Test("an unknown source is a clear error")
+  func unknownSource() throws {
+    let start = startLine.replacingOccurrences(of: #""version":1"#, with: #""version":2,"source":"dtrace""#)
+    let error = readError(try temporaryTrace(start + "\n"))
+    #expect(error?.line == 1)
+    #expect(error?.message.contains("'source' must be \"runtime\" or \"ebpf\"") == true)
+  }
+
+  @Test("synthetic traces are version 2")
+  func syntheticIsVersion2() throws {
+    let path = try temporaryTrace(
+      SyntheticTrace(backend: .epoll, connections: 2, requestsPerConnection: 2).text())
+    let (reader, events) = try readAll(path)
+    #expect(reader.header.version == 2)
+    #expect(reader.end?.lines == events.count)
+  }
+}
