@@ -15,11 +15,14 @@
 /// task as id; each `ready` wake is a zero-length slice with a flow arrow to the task's resumed call.
 /// Process and thread names are metadata (`M`) events.
 public struct PerfettoExport {
-  /// Exports `input` to `output` (`-` for standard output); returns the number of trace events written.
+  /// Exports `input` to `output` (`-` for standard output); returns the number of trace events
+  /// written. `output` must not be the input, nor a symbolic link, nor an existing file unless
+  /// `force` (see `OutputFile`).
   @discardableResult
-  public static func run(input: String, output: String) throws(TraceError) -> Int {
+  public static func run(input: String, output: String, force: Bool = false) throws(TraceError) -> Int {
+    try checkOutputPath(output, inputs: [input], force: force)
     let reader = try TraceReader(path: input)
-    let sink = try OutputFile(path: output)
+    let sink = try OutputFile(path: output, inputs: [input], force: force)
     var exporter = PerfettoExport(header: reader.header)
     sink.write("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n")
     exporter.emit(
@@ -124,53 +127,4 @@ private func micros(_ ns: Int) -> String {
   let fraction = magnitude % 1000
   let digits = fraction < 10 ? "00\(fraction)" : fraction < 100 ? "0\(fraction)" : "\(fraction)"
   return "\(sign)\(magnitude / 1000).\(digits)"
-}
-
-/// A buffered output file (`-` is standard output).
-final class OutputFile {
-  private let path: String
-  private let fd: Int32
-  private var buffer: [UInt8] = []
-  private var failure: Int32 = 0
-
-  init(path: String) throws(TraceError) {
-    self.path = path
-    if path == "-" {
-      fd = STDOUT_FILENO
-    } else {
-      fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-      guard fd >= 0 else {
-        throw TraceError(file: path, line: nil, message: "cannot create: \(errnoDescription(errno))")
-      }
-    }
-    buffer.reserveCapacity(1 << 16)
-  }
-
-  func write(_ text: String) {
-    buffer.append(contentsOf: text.utf8)
-    if buffer.count >= 1 << 16 { flush() }
-  }
-
-  private func flush() {
-    buffer.withUnsafeBytes { bytes in
-      var offset = 0
-      while offset < bytes.count, failure == 0 {
-        let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-        if n < 0 {
-          if errno == EINTR { continue }
-          failure = errno
-        }
-        offset += max(n, 0)
-      }
-    }
-    buffer.removeAll(keepingCapacity: true)
-  }
-
-  func close() throws(TraceError) {
-    flush()
-    if fd != STDOUT_FILENO { _ = Glibc.close(fd) }
-    if failure != 0 {
-      throw TraceError(file: path, line: nil, message: "write failed: \(errnoDescription(failure))")
-    }
-  }
 }

@@ -186,7 +186,7 @@ struct SampleTraceTests {
 
   @Test("the Perfetto export of an io_uring sample trace is valid JSON")
   func exportUring() throws {
-    let out = try temporaryTrace("", name: "out.json")
+    let out = try temporaryPath(name: "out.json")
     let written = try PerfettoExport.run(input: sampleTrace("echo-uring"), output: out)
     let data = try Data(contentsOf: URL(fileURLWithPath: out))
     let object = try #require(try JSONSerialization.jsonObject(with: Data(data)) as? [String: Any])

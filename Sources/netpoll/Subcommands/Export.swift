@@ -18,12 +18,17 @@ struct Export: AsyncParsableCommand {
   @Option(help: "Output format.")
   var format: Format = .perfetto
 
-  @Option(name: .shortAndLong, help: "Output file, or - for standard output.")
+  @Option(
+    name: .shortAndLong,
+    help: "Output file, or - for standard output. Never the input, never through a symbolic link.")
   var output: String
+
+  @Flag(help: "Replace the output file if it exists (never the input trace).")
+  var force = false
 
   func run() async throws {
     do {
-      try PerfettoExport.run(input: trace, output: output)
+      try PerfettoExport.run(input: trace, output: output, force: force)
     } catch {
       printToStandardError(error.description)
       throw ExitCode(2)
