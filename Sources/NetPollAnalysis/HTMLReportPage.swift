@@ -71,7 +71,7 @@ extension HTMLReport {
         markers.append(
           .init(
             position: position,
-            label: "\(side) \(key.contains("p50") ? "p50" : "p99") \(formatNanoseconds(Int(v)))",
+            label: "\(side) \(key.contains("p50") ? "p50" : "p99") \(formatNanoseconds(Int(saturating: v)))",
             cssClass: cssClass))
       }
     }

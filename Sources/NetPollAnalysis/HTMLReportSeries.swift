@@ -124,7 +124,9 @@ struct HTMLReportCollector {
       parkedAt[task] = e.ts
     case .wake(let task, _, _, _):
       if let parked = parkedAt.removeValue(forKey: task) {
-        latencyByExponent[exponent(max(1, e.ts - parked)), default: 0] += 1
+        // Clamped as `LatencyRecorder` clamps, so the buckets count what the percentiles count.
+        let latency = Swift.min(Swift.max(1, e.ts.saturatingSubtracting(parked)), 3_600_000_000_000)
+        latencyByExponent[exponent(latency), default: 0] += 1
       }
     case .epollWait(let wait):
       sawEpollWait = true
@@ -195,7 +197,7 @@ struct HTMLReportCollector {
     let start = connection.events.first?.ts ?? 0
     let events = connection.events.map { event in
       let (label, category) = Self.describe(event)
-      return HTMLReportSeries.TimelineEvent(offsetNs: event.ts - start, label: label, category: category)
+      return HTMLReportSeries.TimelineEvent(offsetNs: event.ts.saturatingSubtracting(start), label: label, category: category)
     }
     let timeline = Timeline(events: events, omitted: connection.omitted)
     if firstTimeline == nil { firstTimeline = timeline }

@@ -52,16 +52,18 @@ public struct PerfettoExport {
     let errno = e.errno.map { ",\"errno\":\(jsonQuoted($0))" } ?? ""
     switch e.body {
     case .epollWait(let wait):
-      let start = e.ts - wait.durationNs
+      // A negative dur_ns (a damaged trace) is a zero-length slice; the args keep the value.
+      let duration = max(0, wait.durationNs)
       emit(
-        sink, name: "epoll_wait", ph: "X", ts: start, tid: e.tid,
-        extra: ",\"dur\":\(micros(wait.durationNs))",
-        args: "{\"ret\":\(wait.ret),\"timeout_ms\":\(wait.timeoutMs),\"ready\":\(wait.ready.count)\(errno)}")
+        sink, name: "epoll_wait", ph: "X", ts: e.ts.saturatingSubtracting(duration), tid: e.tid,
+        extra: ",\"dur\":\(micros(duration))",
+        args:
+          "{\"ret\":\(wait.ret),\"timeout_ms\":\(wait.timeoutMs),\"ready\":\(wait.ready.count),\"dur_ns\":\(wait.durationNs)\(errno)}")
     case .uringEnter(_, let toSubmit, _, let ret, let duration):
       emit(
-        sink, name: "io_uring_enter", ph: "X", ts: e.ts - duration, tid: e.tid,
-        extra: ",\"dur\":\(micros(duration))",
-        args: "{\"ret\":\(ret),\"to_submit\":\(toSubmit)\(errno)}")
+        sink, name: "io_uring_enter", ph: "X", ts: e.ts.saturatingSubtracting(max(0, duration)), tid: e.tid,
+        extra: ",\"dur\":\(micros(max(0, duration)))",
+        args: "{\"ret\":\(ret),\"to_submit\":\(toSubmit),\"dur_ns\":\(duration)\(errno)}")
     case .park(let task, let fd, let mode):
       emit(
         sink, name: "parked", ph: "b", ts: e.ts, tid: e.tid, extra: ",\"cat\":\"park\",\"id\":\(task)",
@@ -111,7 +113,7 @@ public struct PerfettoExport {
   fileprivate mutating func emit(
     _ sink: OutputFile, name: String, ph: String, ts: Int?, tid: Int, extra: String = "", args: String
   ) {
-    let time = ts.map { ",\"ts\":\(micros($0 - (origin ?? 0)))" } ?? ""
+    let time = ts.map { ",\"ts\":\(micros($0.saturatingSubtracting(origin ?? 0)))" } ?? ""
     sink.write(
       (written == 0 ? "" : ",\n")
         + "{\"name\":\(jsonQuoted(name)),\"ph\":\"\(ph)\",\"pid\":\(header.pid),\"tid\":\(tid)\(time)\(extra),\"args\":\(args)}"
@@ -123,7 +125,7 @@ public struct PerfettoExport {
 /// Nanoseconds as microseconds with three decimals (`12.345`).
 private func micros(_ ns: Int) -> String {
   let sign = ns < 0 ? "-" : ""
-  let magnitude = abs(ns)
+  let magnitude = ns.magnitude
   let fraction = magnitude % 1000
   let digits = fraction < 10 ? "00\(fraction)" : fraction < 100 ? "0\(fraction)" : "\(fraction)"
   return "\(sign)\(magnitude / 1000).\(digits)"

@@ -79,7 +79,7 @@ public struct StatsReport: Sendable {
   public var kernelEntriesPerRequest: Double { ratio(kernelEntries, requests) }
   /// System calls per KiB read or written.
   public var kernelEntriesPerKiB: Double {
-    let kib = Double(bytesRead + bytesWritten) / 1024
+    let kib = (Double(bytesRead) + Double(bytesWritten)) / 1024
     return kib > 0 ? Double(kernelEntries) / kib : 0
   }
   /// All wakes.

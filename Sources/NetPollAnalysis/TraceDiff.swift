@@ -99,7 +99,7 @@ public struct TraceDiff: Sendable {
     ] {
       if let (va, vb, r) = values(key), let ratio = r.ratio, vb > 0, ratio >= 1.25 || ratio <= 0.8 {
         out.append(
-          "B's \(what) is \(formatDecimal(ratio, digits: 1))x A's (\(formatNanoseconds(Int(vb))) vs \(formatNanoseconds(Int(va))))."
+          "B's \(what) is \(formatDecimal(ratio, digits: 1))x A's (\(formatNanoseconds(Int(saturating: vb))) vs \(formatNanoseconds(Int(saturating: va))))."
         )
       }
     }

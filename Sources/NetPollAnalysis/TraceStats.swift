@@ -41,7 +41,7 @@ public struct TraceStats {
   public mutating func consume(_ e: TraceEvent) {
     report.events += 1
     if firstTs == nil { firstTs = e.ts }
-    report.durationNs = e.ts - (firstTs ?? 0)
+    report.durationNs = e.ts.saturatingSubtracting(firstTs ?? 0)
     let kind = e.kindIndex
     if kind < 0 {
       unknownByName[e.name, default: 0] += 1
@@ -85,7 +85,7 @@ public struct TraceStats {
       }
     case .wake(let task, let fd, let mode, let reason):
       report.wakesByReason[reason, default: 0] += 1
-      if let parked = parkedAt.removeValue(forKey: task) { wakeLatency.record(e.ts - parked) }
+      if let parked = parkedAt.removeValue(forKey: task) { wakeLatency.record(e.ts.saturatingSubtracting(parked)) }
       if reason == .ready, let i = slot(fd) { perFD[i].wokenReady[mode] = true }
     case .stale: report.staleDrops += 1
     default: break
@@ -119,10 +119,10 @@ public struct TraceStats {
     case .accept:
       if let i = slot(call.ret) { perFD[i].isConnection = true }
     case .read where perFD[c].isConnection:
-      report.bytesRead += call.ret
+      report.bytesRead = report.bytesRead.saturatingAdding(call.ret)
       report.requests += 1
     case .write where perFD[c].isConnection:
-      report.bytesWritten += call.ret
+      report.bytesWritten = report.bytesWritten.saturatingAdding(call.ret)
     default: break
     }
   }
@@ -135,10 +135,10 @@ public struct TraceStats {
     case .accept:
       if let i = slot(res) { perFD[i].isConnection = true }
     case .receive where res > 0 && slot(fd).map({ perFD[$0].isConnection }) == true:
-      report.bytesRead += res
+      report.bytesRead = report.bytesRead.saturatingAdding(res)
       report.requests += 1
     case .send where res > 0 && slot(fd).map({ perFD[$0].isConnection }) == true:
-      report.bytesWritten += res
+      report.bytesWritten = report.bytesWritten.saturatingAdding(res)
     default: break
     }
   }
