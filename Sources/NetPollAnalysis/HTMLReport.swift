@@ -44,8 +44,7 @@ public struct HTMLReport: Sendable {
       shapes.consume(event)
       collector.consume(event)
     }
-    var report = stats.finish(header: reader.header, truncated: reader.isTruncated)
-    report.unknownEvents = reader.unknownEvents.values.reduce(0, +)
+    let report = stats.finish(header: reader.header, truncated: reader.isTruncated)
     return (report, shapes, collector.finish(typicalShape: shapes.typical?.steps ?? []))
   }
 

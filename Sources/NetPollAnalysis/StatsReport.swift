@@ -7,8 +7,15 @@ public struct StatsReport: Sendable {
   public var backend = ""
   /// Events read.
   public var events = 0
+  /// Unknown event names listed in `eventCounts`, at most: the first ones seen.
+  public static let unknownNamesShown = 20
+
   /// Events with an `ev` this version does not know.
   public var unknownEvents = 0
+  /// Distinct unknown event names past the first `unknownNamesShown`, not in `eventCounts`.
+  public var unknownNamesNotShown = 0
+  /// Events with those names.
+  public var unknownEventsNotShown = 0
   /// True when the trace has no `trace_end`.
   public var truncated = false
   /// `ts` of the last event minus `ts` of the first.

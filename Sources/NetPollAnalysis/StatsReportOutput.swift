@@ -11,6 +11,7 @@ extension StatsReport {
       ("backend", .string(backend)),
       ("events", .int(events)),
       ("unknown_events", .int(unknownEvents)),
+      ("unknown_names_not_shown", .int(unknownNamesNotShown)),
       ("truncated", .bool(truncated)),
       ("duration_ns", .int(durationNs)),
       ("events_by_name", sorted(eventCounts)),
@@ -73,6 +74,10 @@ extension StatsReport {
     out += "\nevents by name\n"
     for (name, count) in eventCounts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
       out += "  \(pad(count, 10))  \(name)\n"
+    }
+    if unknownEventsNotShown > 0 {
+      let names = unknownNamesNotShown >= TraceStats.unknownNamesCounted ? "at least \(unknownNamesNotShown)" : "\(unknownNamesNotShown)"
+      out += "  and \(names) more unknown event names (\(unknownEventsNotShown) events)\n"
     }
     out += "\nsyscalls (kernel entries): \(kernelEntries)\n"
     for (call, count) in syscallCounts.sorted(by: {

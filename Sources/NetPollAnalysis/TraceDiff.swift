@@ -46,8 +46,7 @@ public struct TraceDiff: Sendable {
       stats.consume(event)
       shapes.consume(event)
     }
-    var report = stats.finish(header: reader.header, truncated: reader.isTruncated)
-    report.unknownEvents = reader.unknownEvents.values.reduce(0, +)
+    let report = stats.finish(header: reader.header, truncated: reader.isTruncated)
     return (report, shapes)
   }
 

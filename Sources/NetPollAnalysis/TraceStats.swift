@@ -1,5 +1,6 @@
-/// Computes `StatsReport` figures from a stream of events, in memory bounded by the number of fd
-/// numbers and of simultaneously parked tasks (not by the trace's length).
+/// Computes `StatsReport` figures from a stream of events, in memory bounded by the number of
+/// distinct fd numbers and of simultaneously parked tasks (not by the trace's length, nor by how
+/// large a number it names: fd 1048575 costs one entry).
 ///
 /// A *request* is a `read` with `ret > 0` on a connection fd (one returned by `accept`, or given to
 /// `connect`): one per request for a request/response protocol such as echo or HTTP/1.1 without
@@ -12,7 +13,7 @@
 /// a readiness report.
 public struct TraceStats {
   private var report = StatsReport()
-  private var perFD = FDTable(empty: FDCounters())
+  private var perFD = FDCounterTable()
   private var parkedAt: [Int: Int] = [:]
   private var wakeLatency = LatencyRecorder()
   private var epollWaitDuration = LatencyRecorder()
@@ -21,7 +22,11 @@ public struct TraceStats {
   // Counted in arrays, not dictionaries: hashing a name per event cost ~15% of `stats`' time.
   private var countsByKind = [Int](repeating: 0, count: TraceEvent.kindCount)
   private var countsBySyscall = [Int](repeating: 0, count: Syscall.allCases.count)
+  /// The first `StatsReport.unknownNamesShown` unknown names; the rest are only counted.
   private var unknownByName: [String: Int] = [:]
+  private var unknownNamesNotShown = Set<String>()
+  private var unknownEvents = 0
+  private var unknownEventsNotShown = 0
   private var uringOperations = UringOperations()
 
   /// Creates an empty collector.
@@ -32,9 +37,7 @@ public struct TraceStats {
     let reader = try TraceReader(path: path)
     var stats = TraceStats()
     while let event = try reader.next() { stats.consume(event) }
-    var report = stats.finish(header: reader.header, truncated: reader.isTruncated)
-    report.unknownEvents = reader.unknownEvents.values.reduce(0, +)
-    return report
+    return stats.finish(header: reader.header, truncated: reader.isTruncated)
   }
 
   /// Feeds one event, in trace order.
@@ -44,7 +47,7 @@ public struct TraceStats {
     report.durationNs = e.ts.saturatingSubtracting(firstTs ?? 0)
     let kind = e.kindIndex
     if kind < 0 {
-      unknownByName[e.name, default: 0] += 1
+      unknownEvent(e.name)
     } else {
       countsByKind[kind] += 1
     }
@@ -92,6 +95,20 @@ public struct TraceStats {
     }
     if let fd = e.fd, let i = slot(fd) { perFD[i].events += 1 }
   }
+
+  private mutating func unknownEvent(_ name: String) {
+    unknownEvents += 1
+    if unknownByName[name] != nil || unknownByName.count < StatsReport.unknownNamesShown {
+      unknownByName[name, default: 0] += 1
+    } else {
+      unknownEventsNotShown += 1
+      // Distinct names past the cap are counted up to a bound; beyond it a name costs nothing.
+      if unknownNamesNotShown.count < Self.unknownNamesCounted { unknownNamesNotShown.insert(name) }
+    }
+  }
+
+  /// Distinct unknown names counted exactly past the ones shown (a few MiB at most).
+  static let unknownNamesCounted = 65_536
 
   private mutating func socketCall(_ call: SocketCall, _ e: TraceEvent) {
     guard let c = slot(call.fd) else { return }
@@ -143,10 +160,16 @@ public struct TraceStats {
     }
   }
 
+  /// Per-fd entries held (for tests: memory bounded by the fds seen, not by their numbers).
+  var perFDFootprint: Int { perFD.entries.count }
+
   /// Ends the stream and returns the figures.
   public mutating func finish(header: TraceHeader, truncated: Bool) -> StatsReport {
     report.backend = header.backend
     report.eventCounts = unknownByName
+    report.unknownEvents = unknownEvents
+    report.unknownEventsNotShown = unknownEventsNotShown
+    report.unknownNamesNotShown = unknownNamesNotShown.count
     for (kind, count) in countsByKind.enumerated() where count > 0 {
       report.eventCounts[TraceEvent.kindNames[kind]] = count
     }
@@ -173,6 +196,34 @@ public struct TraceStats {
   /// The key of `fd`'s counters (the fd itself), or `nil` for a negative fd.
   private func slot(_ fd: Int) -> Int? {
     fd >= 0 ? fd : nil
+  }
+}
+
+/// `FDCounters` by fd number: an array for the numbers a process uses first (below
+/// `denseLimit`, a few tens of KiB), a dictionary for the rest, so memory grows with the fd
+/// numbers a trace names, never with how large they are.
+struct FDCounterTable {
+  static let denseLimit = 1024
+  private var dense: [FDCounters] = []
+  private var sparse: [Int: FDCounters] = [:]
+
+  /// The counters of `fd` (not negative).
+  subscript(fd: Int) -> FDCounters {
+    get { fd < Self.denseLimit ? (fd < dense.count ? dense[fd] : FDCounters()) : sparse[fd] ?? FDCounters() }
+    _modify {
+      if fd < Self.denseLimit {
+        if fd >= dense.count { dense.append(contentsOf: repeatElement(FDCounters(), count: fd + 1 - dense.count)) }
+        yield &dense[fd]
+      } else {
+        yield &sparse[fd, default: FDCounters()]
+      }
+    }
+  }
+
+  /// Every fd with counters, in increasing order.
+  var entries: [(fd: Int, value: FDCounters)] {
+    dense.enumerated().map { (fd: $0.offset, value: $0.element) }
+      + sparse.sorted { $0.key < $1.key }.map { (fd: $0.key, value: $0.value) }
   }
 }
 
