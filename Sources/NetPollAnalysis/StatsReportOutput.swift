@@ -45,6 +45,7 @@ extension StatsReport {
       ("kernel_entries_per_request", .double(kernelEntriesPerRequest)),
       ("kernel_entries_per_kib", .double(kernelEntriesPerKiB)),
       ("wake_latency", wakeLatency.json),
+      ("wake_latency_by_mode", .object([("r", wakeLatencyRead.json), ("w", wakeLatencyWrite.json)])),
       ("epoll_wait_duration", epollWaitDuration.json),
       ("uring_enter_duration", uringEnterDuration.json),
       (
@@ -114,6 +115,8 @@ extension StatsReport {
       "  kernel entries per request \(formatDecimal(kernelEntriesPerRequest, digits: 2)), per KiB moved \(formatDecimal(kernelEntriesPerKiB, digits: 2))\n"
     out += "\nlatency (HDR histograms)\n"
     out += "  park → wake       \(wakeLatency.text)\n"
+    out += "    read parks      \(wakeLatencyRead.text)\n"
+    out += "    write parks     \(wakeLatencyWrite.text)\n"
     if epollWaits > 0 { out += "  epoll_wait        \(epollWaitDuration.text)\n" }
     if uringEnters > 0 { out += "  io_uring_enter    \(uringEnterDuration.text)\n" }
     let reasons = WakeReason.allCases.sorted().compactMap { r in

@@ -14,8 +14,11 @@
 public struct TraceStats {
   private var report = StatsReport()
   private var perFD = FDCounterTable()
-  private var parkedAt: [Int: Int] = [:]
+  /// Parked tasks: when and in which direction.
+  private var parkedAt: [Int: (ts: Int, mode: PollMode)] = [:]
   private var wakeLatency = LatencyRecorder()
+  /// By the park's mode: a read park and a write park wait for different things.
+  private var wakeLatencyByMode = PerMode(LatencyRecorder())
   private var epollWaitDuration = LatencyRecorder()
   private var uringEnterDuration = LatencyRecorder()
   private var firstTs: Int?
@@ -81,14 +84,18 @@ public struct TraceStats {
         if let i = slot(fd) { perFD[i].readiness += 1 }
       }
     case .park(let task, let fd, let mode):
-      parkedAt[task] = e.ts
+      parkedAt[task] = (e.ts, mode)
       if let i = slot(fd) {
         perFD[i].parks += 1
         perFD[i].wokenReady[mode] = false
       }
     case .wake(let task, let fd, let mode, let reason):
       report.wakesByReason[reason, default: 0] += 1
-      if let parked = parkedAt.removeValue(forKey: task) { wakeLatency.record(e.ts.saturatingSubtracting(parked)) }
+      if let parked = parkedAt.removeValue(forKey: task) {
+        let latency = e.ts.saturatingSubtracting(parked.ts)
+        wakeLatency.record(latency)
+        wakeLatencyByMode[parked.mode].record(latency)
+      }
       if reason == .ready, let i = slot(fd) { perFD[i].wokenReady[mode] = true }
     case .stale: report.staleDrops += 1
     default: break
@@ -178,6 +185,8 @@ public struct TraceStats {
     }
     report.truncated = truncated
     report.wakeLatency = wakeLatency.summary
+    report.wakeLatencyRead = wakeLatencyByMode.read.summary
+    report.wakeLatencyWrite = wakeLatencyByMode.write.summary
     report.epollWaitDuration = epollWaitDuration.summary
     report.uringEnterDuration = uringEnterDuration.summary
     let active = perFD.entries.filter { $0.value.events > 0 }
