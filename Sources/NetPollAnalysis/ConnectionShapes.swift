@@ -89,7 +89,13 @@ public struct ConnectionShapes: Sendable {
   }
 }
 
-/// Where two traces' typical connections part ways.
+/// Where two traces' typical connections part ways, compared request by request.
+///
+/// Each typical shape is cut into segments: segment 0 is everything before the first request,
+/// segment n begins with request n's data arriving (`read>0`, or `cqe RECV>0` in completion mode)
+/// and runs to the next request, so it holds the response and the wait for the next request.
+/// Segment n of A is aligned with segment n of B (longest common subsequence within it), so a
+/// backend that reads its first request without waiting is never matched one request off.
 public struct ConnectionComparison: Sendable {
   /// A's most common connection shape.
   public var typicalA: [String]
@@ -101,17 +107,39 @@ public struct ConnectionComparison: Sendable {
   public var connectionsB: Int
   /// The aligned steps: (A's step or nil, B's step or nil), gaps where one side has no counterpart.
   public var alignment: [(String?, String?)]
+  /// The index in `alignment` of each segment's first row (segment 0: before the first request).
+  public var segmentStarts: [Int]
   /// The index in `alignment` of the first difference, or `nil` when the shapes are equal.
   public var firstDifference: Int?
 
-  /// Aligns the typical shapes of `a` and `b` (longest common subsequence).
+  /// Aligns the typical shapes of `a` and `b`, request by request.
   public init(a: ConnectionShapes, b: ConnectionShapes) {
     typicalA = a.typical?.steps ?? []
     typicalB = b.typical?.steps ?? []
     connectionsA = a.connectionCount
     connectionsB = b.connectionCount
-    alignment = align(typicalA, typicalB)
+    let segmentsA = requestSegments(typicalA)
+    let segmentsB = requestSegments(typicalB)
+    alignment = []
+    segmentStarts = []
+    for k in 0..<max(segmentsA.count, segmentsB.count) {
+      segmentStarts.append(alignment.count)
+      alignment += align(k < segmentsA.count ? segmentsA[k] : [], k < segmentsB.count ? segmentsB[k] : [])
+    }
     firstDifference = alignment.firstIndex { $0.0 != $0.1 }
+  }
+
+  /// Whether `step` is a request's data arriving: a `read` with data, or a RECV completion with data.
+  public static func isRequest(_ step: String) -> Bool { step == "read>0" || step == "cqe RECV>0" }
+
+  /// The segment of row `row` of `alignment` (0: before the first request, n: request n).
+  public func segment(ofRow row: Int) -> Int {
+    segmentStarts.lastIndex { $0 <= row } ?? 0
+  }
+
+  /// `before the first request`, `request 3`.
+  public static func segmentName(_ segment: Int) -> String {
+    segment == 0 ? "before the first request" : "request \(segment)"
   }
 
   /// The divergence in words, or `nil` when there is nothing to compare or no difference.
@@ -120,15 +148,32 @@ public struct ConnectionComparison: Sendable {
     guard let i = firstDifference else {
       return "The typical connection has the same event sequence in A and B."
     }
-    // The differing run: every row up to the next step both sides share.
-    let run = alignment[i...].prefix { $0.0 == nil || $0.1 == nil || $0.0 != $0.1 }
-    func steps(_ side: [String]) -> String {
-      side.isEmpty ? "nothing" : side.map { "'\($0)'" }.joined(separator: ", ")
+    // What each side does from the difference to the end of the segment (the next request).
+    let segment = segment(ofRow: i)
+    let end = segment + 1 < segmentStarts.count ? segmentStarts[segment + 1] : alignment.count
+    let rows = alignment[i..<end]
+    let name = Self.segmentName(segment)
+    func steps(_ side: String, _ taken: [String]) -> String {
+      guard !taken.isEmpty else {
+        return segment + 1 < segmentStarts.count
+          ? "\(side) goes on to \(Self.segmentName(segment + 1))" : "\(side)'s connection ends there"
+      }
+      return "\(side) does " + taken.map { "'\($0)'" }.joined(separator: ", ")
     }
     let before = i > 0 ? "after '\(alignment[i - 1].0 ?? alignment[i - 1].1 ?? "")'" : "at the start"
     return
-      "The typical connection first diverges at step \(i + 1), \(before): A does \(steps(run.compactMap(\.0))), B does \(steps(run.compactMap(\.1)))."
+      "The typical connection first diverges at step \(i + 1) (\(name)), \(before): \(steps("A", rows.compactMap(\.0))); \(steps("B", rows.compactMap(\.1)))."
   }
+}
+
+/// `steps` cut before each request (see `ConnectionComparison`); the first segment may be empty.
+func requestSegments(_ steps: [String]) -> [[String]] {
+  var segments: [[String]] = [[]]
+  for step in steps {
+    if ConnectionComparison.isRequest(step) { segments.append([]) }
+    segments[segments.count - 1].append(step)
+  }
+  return segments
 }
 
 /// Longest-common-subsequence alignment of two short sequences.

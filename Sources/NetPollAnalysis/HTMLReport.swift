@@ -44,8 +44,7 @@ public struct HTMLReport: Sendable {
       shapes.consume(event)
       collector.consume(event)
     }
-    var report = stats.finish(header: reader.header, truncated: reader.isTruncated)
-    report.unknownEvents = reader.unknownEvents.values.reduce(0, +)
+    let report = stats.finish(header: reader.header, truncated: reader.isTruncated)
     return (report, shapes, collector.finish(typicalShape: shapes.typical?.steps ?? []))
   }
 
@@ -54,9 +53,10 @@ public struct HTMLReport: Sendable {
     .object([("a", seriesA.json), ("b", seriesB.json)])
   }
 
-  /// Writes the page to `path`.
-  public func write(to path: String) throws(TraceError) {
-    let sink = try OutputFile(path: path)
+  /// Writes the page to `path`, which must not be either trace, nor a symbolic link, nor an
+  /// existing file unless `force` (see `OutputFile`).
+  public func write(to path: String, force: Bool = false) throws(TraceError) {
+    let sink = try OutputFile(path: path, inputs: [fileA, fileB], force: force)
     sink.write(html)
     try sink.close()
   }

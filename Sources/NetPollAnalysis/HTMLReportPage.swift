@@ -53,42 +53,54 @@ extension HTMLReport {
 
   private var latencySection: String {
     var out = "<section><h2>Park → wake latency</h2>"
-    let exponents = (seriesA.wakeLatency + seriesB.wakeLatency).map { exponent($0.lowerNs) }
-    guard let low = exponents.min(), let high = exponents.max() else {
+    guard seriesA.wakeCount + seriesB.wakeCount > 0 else {
       return out + "<p class=\"note\">Neither trace has a park followed by a wake.</p></section>\n"
     }
-    func shares(_ series: HTMLReportSeries) -> [Double] {
-      let total = Double(max(series.wakeCount, 1))
-      let counts = Dictionary(
-        series.wakeLatency.map { (exponent($0.lowerNs), $0.count) }, uniquingKeysWith: +)
-      return (low...high).map { Double(counts[$0, default: 0]) * 100 / total }
+    for mode in PollMode.allCases { out += latencyChart(mode) }
+    out +=
+      "<p class=\"note\">Share of each mode's wakes by latency, power-of-two buckets (each labelled with its lower bound); dashed lines are the p50 and p99 of the table below. Read parks and write parks are shown apart: they wait for different things, and completion mode parks on every operation.</p></section>\n"
+    return out
+  }
+
+  /// The histogram of one park mode's latencies, A and B overlaid.
+  private func latencyChart(_ mode: PollMode) -> String {
+    let what = mode == .read ? "read parks" : "write parks"
+    let bucketsA = seriesA.wakeLatency(mode)
+    let bucketsB = seriesB.wakeLatency(mode)
+    let exponents = (bucketsA + bucketsB).map { exponent($0.lowerNs) }
+    var out = "<h3>\(what)</h3>"
+    guard let low = exponents.min(), let high = exponents.max() else {
+      return out + "<p class=\"note\">Neither trace has \(what).</p>"
+    }
+    func total(_ buckets: [HTMLReportSeries.LatencyBucket]) -> Int { buckets.reduce(0) { $0 + $1.count } }
+    func shares(_ buckets: [HTMLReportSeries.LatencyBucket]) -> [Double] {
+      let sum = Double(max(total(buckets), 1))
+      let counts = Dictionary(buckets.map { (exponent($0.lowerNs), $0.count) }, uniquingKeysWith: +)
+      return (low...high).map { Double(counts[$0, default: 0]) * 100 / sum }
     }
     var markers: [SVGChart.Marker] = []
     for (side, cssClass) in [("A", "sa"), ("B", "sb")] {
-      for key in ["wake_latency_p50_ns", "wake_latency_p99_ns"] {
+      for percentile in ["p50", "p99"] {
+        let key = "wake_latency_\(mode.rawValue)_\(percentile)_ns"
         guard let r = row(key), let v = side == "A" ? r.a : r.b, v > 0 else { continue }
-        let position = log2(v) - Double(low)
         markers.append(
           .init(
-            position: position,
-            label: "\(side) \(key.contains("p50") ? "p50" : "p99") \(formatNanoseconds(Int(v)))",
+            position: log2(v) - Double(low),
+            label: "\(side) \(percentile) \(formatNanoseconds(Int(saturating: v)))",
             cssClass: cssClass))
       }
     }
     let series: [SVGChart.Series] = [
-      .init(name: "A \(diff.a.backend) (n=\(seriesA.wakeCount))", cssClass: "sa", values: shares(seriesA)),
-      .init(name: "B \(diff.b.backend) (n=\(seriesB.wakeCount))", cssClass: "sb", values: shares(seriesB)),
+      .init(name: "A \(diff.a.backend) (n=\(total(bucketsA)))", cssClass: "sa", values: shares(bucketsA)),
+      .init(name: "B \(diff.b.backend) (n=\(total(bucketsB)))", cssClass: "sb", values: shares(bucketsB)),
     ]
     out += SVGChart.bars(
-      title: "park to wake latency histogram",
+      title: "park to wake latency histogram, \(what)",
       categories: (low...high).map { formatNanoseconds(1 << $0) },
       series: series, overlay: true, yLabel: "% of wakes",
       format: { formatDecimal($0, digits: $0 >= 10 ? 0 : 1) + "%" },
       markers: markers)
-    out += legend(series)
-    out +=
-      "<p class=\"note\">Share of wakes by latency, power-of-two buckets (each labelled with its lower bound); dashed lines are the p50 and p99 of the table below.</p></section>\n"
-    return out
+    return out + legend(series)
   }
 
   private var kernelEntriesSection: String {
@@ -210,8 +222,14 @@ extension HTMLReport {
     let c = diff.connections
     guard !c.alignment.isEmpty else { return "" }
     var out =
-      "<section><h2>Typical connection, step by step</h2><p class=\"note\">A: \(c.connectionsA) connections, B: \(c.connectionsB) connections; the most common event sequence of each, aligned.</p><table class=\"alignment\"><thead><tr><th>#</th><th>A</th><th>B</th></tr></thead><tbody>"
+      "<section><h2>Typical connection, step by step</h2><p class=\"note\">A: \(c.connectionsA) connections, B: \(c.connectionsB) connections; the most common event sequence of each, aligned request by request (a request begins when its data arrives: read&gt;0, or a RECV completion with data).</p><table class=\"alignment\"><thead><tr><th>#</th><th>A</th><th>B</th></tr></thead><tbody>"
+    var shownSegment = -1
     for (i, (x, y)) in c.alignment.enumerated() {
+      let segment = c.segment(ofRow: i)
+      if segment != shownSegment {
+        shownSegment = segment
+        out += "<tr class=\"segment\"><th colspan=\"3\">\(escapeHTML(ConnectionComparison.segmentName(segment)))</th></tr>"
+      }
       let mark = i == c.firstDifference ? " class=\"first-difference\" title=\"first difference\"" : ""
       out +=
         "<tr\(mark)><td class=\"num\">\(i + 1)</td><td>\(escapeHTML(x ?? "–"))</td><td>\(escapeHTML(y ?? "–"))</td></tr>"
@@ -257,5 +275,6 @@ extension HTMLReport {
     tbody tr:nth-child(even){background:var(--row)}td.num{text-align:right;font-variant-numeric:tabular-nums}
     td.dir.better{color:var(--better)}td.dir.worse{color:var(--worse)}td.dir.n\\/a,td.dir.same{color:var(--muted)}
     tr.first-difference td{font-weight:700;outline:1px solid var(--b)}
+    tr.segment th{text-align:left;font-weight:600;padding-top:8px}
     """
 }

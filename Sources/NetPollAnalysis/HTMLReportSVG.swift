@@ -88,7 +88,7 @@ enum SVGChart {
     var out =
       "<svg class=\"chart\" viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" aria-label=\"connection timeline\">"
     for i in 0...4 {
-      let ns = Int(span * Double(i) / 4)
+      let ns = Int(saturating: span * Double(i) / 4)
       out +=
         "<line class=\"grid\" x1=\"\(n(x(ns)))\" x2=\"\(n(x(ns)))\" y1=\"\(n(top - 6))\" y2=\"\(n(height - 24))\"/><text class=\"tick\" x=\"\(n(x(ns)))\" y=\"\(n(height - 10))\" text-anchor=\"\(i == 4 ? "end" : i == 0 ? "start" : "middle")\">\(escapeHTML(formatNanoseconds(ns)))</text>"
     }
@@ -124,7 +124,7 @@ enum SVGChart {
     var out =
       "<svg class=\"chart\" viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" aria-label=\"connection timeline\">"
     for i in 0...4 {
-      let ns = Int(span * Double(i) / 4)
+      let ns = Int(saturating: span * Double(i) / 4)
       out +=
         "<line class=\"grid\" x1=\"\(n(x(ns)))\" x2=\"\(n(x(ns)))\" y1=\"\(n(top - 6))\" y2=\"\(n(height - 20))\"/><text class=\"tick\" x=\"\(n(x(ns)))\" y=\"\(n(height - 6))\" text-anchor=\"\(i == 4 ? "end" : i == 0 ? "start" : "middle")\">\(escapeHTML(formatNanoseconds(ns)))</text>"
     }
@@ -137,7 +137,7 @@ enum SVGChart {
       if event.label.hasPrefix("park") { parkedAt = event.offsetNs }
       if event.label.hasPrefix("wake"), let start = parkedAt {
         out +=
-          "<rect class=\"\(cssClass) overlay\" x=\"\(n(x(start)))\" y=\"\(n(top + laneHeight + 5))\" width=\"\(n(max(1.5, x(event.offsetNs) - x(start))))\" height=\"\(n(laneHeight - 10))\"><title>parked \(escapeHTML(formatNanoseconds(event.offsetNs - start)))</title></rect>"
+          "<rect class=\"\(cssClass) overlay\" x=\"\(n(x(start)))\" y=\"\(n(top + laneHeight + 5))\" width=\"\(n(max(1.5, x(event.offsetNs) - x(start))))\" height=\"\(n(laneHeight - 10))\"><title>parked \(escapeHTML(formatNanoseconds(event.offsetNs.saturatingSubtracting(start))))</title></rect>"
         parkedAt = nil
       }
       let y = top + laneHeight * Double(lane(event.category))

@@ -30,6 +30,13 @@ public struct HTMLReportSeries: Sendable {
 
   /// Park → wake latencies by power-of-two bucket, ascending, empty buckets between kept.
   public var wakeLatency: [LatencyBucket] = []
+  /// The same for read parks only.
+  public var wakeLatencyRead: [LatencyBucket] = []
+  /// The same for write parks only.
+  public var wakeLatencyWrite: [LatencyBucket] = []
+
+  /// The buckets of the parks in `mode`.
+  public func wakeLatency(_ mode: PollMode) -> [LatencyBucket] { mode == .read ? wakeLatencyRead : wakeLatencyWrite }
   /// `events_per_epoll_wait` for an epoll trace, `completions_per_uring_enter` for an io_uring one,
   /// `""` when the trace has neither.
   public var batchingKey = ""
@@ -53,17 +60,16 @@ public struct HTMLReportSeries: Sendable {
 
   /// The series as JSON, embedded in the page for scripts and tests.
   public var json: JSONValue {
-    .object([
+    func buckets(_ list: [LatencyBucket]) -> JSONValue {
+      .array(
+        list.map {
+          .object([("lower_ns", .int($0.lowerNs)), ("upper_ns", .int($0.upperNs)), ("count", .int($0.count))])
+        })
+    }
+    return .object([
       ("wake_latency_count", .int(wakeCount)),
-      (
-        "wake_latency_buckets",
-        .array(
-          wakeLatency.map {
-            .object([
-              ("lower_ns", .int($0.lowerNs)), ("upper_ns", .int($0.upperNs)), ("count", .int($0.count)),
-            ])
-          })
-      ),
+      ("wake_latency_buckets", buckets(wakeLatency)),
+      ("wake_latency_buckets_by_mode", .object([("r", buckets(wakeLatencyRead)), ("w", buckets(wakeLatencyWrite))])),
       ("batching_key", .string(batchingKey)),
       ("batching_count", .int(batchCount)),
       ("batching_items", .int(batchedItems)),
@@ -91,8 +97,9 @@ public struct HTMLReportSeries: Sendable {
 /// Collects an `HTMLReportSeries` from a stream of events, with the same park → wake pairing as
 /// `TraceStats` and the same connection boundaries as `ConnectionShapes`.
 struct HTMLReportCollector {
-  private var parkedAt: [Int: Int] = [:]
+  private var parkedAt: [Int: (ts: Int, mode: PollMode)] = [:]
   private var latencyByExponent: [Int: Int] = [:]
+  private var latencyByExponentByMode = PerMode<[Int: Int]>([:])
   private var readyPerWait: [Int: Int] = [:]
   private var completionsPerEnter: [Int: Int] = [:]
   private var completionsSinceEnter: [Int: Int] = [:]
@@ -120,11 +127,14 @@ struct HTMLReportCollector {
 
   mutating func consume(_ e: TraceEvent) {
     switch e.body {
-    case .park(let task, _, _):
-      parkedAt[task] = e.ts
+    case .park(let task, _, let mode):
+      parkedAt[task] = (e.ts, mode)
     case .wake(let task, _, _, _):
       if let parked = parkedAt.removeValue(forKey: task) {
-        latencyByExponent[exponent(max(1, e.ts - parked)), default: 0] += 1
+        // Clamped as `LatencyRecorder` clamps, so the buckets count what the percentiles count.
+        let latency = Swift.min(Swift.max(1, e.ts.saturatingSubtracting(parked.ts)), 3_600_000_000_000)
+        latencyByExponent[exponent(latency), default: 0] += 1
+        latencyByExponentByMode[parked.mode][exponent(latency), default: 0] += 1
       }
     case .epollWait(let wait):
       sawEpollWait = true
@@ -195,7 +205,7 @@ struct HTMLReportCollector {
     let start = connection.events.first?.ts ?? 0
     let events = connection.events.map { event in
       let (label, category) = Self.describe(event)
-      return HTMLReportSeries.TimelineEvent(offsetNs: event.ts - start, label: label, category: category)
+      return HTMLReportSeries.TimelineEvent(offsetNs: event.ts.saturatingSubtracting(start), label: label, category: category)
     }
     let timeline = Timeline(events: events, omitted: connection.omitted)
     if firstTimeline == nil { firstTimeline = timeline }
@@ -231,11 +241,13 @@ struct HTMLReportCollector {
   /// The series, given the trace's typical connection shape (from the same events' `ConnectionShapes`).
   mutating func finish(typicalShape: [String]) -> HTMLReportSeries {
     var series = HTMLReportSeries()
-    if let low = latencyByExponent.keys.min(), let high = latencyByExponent.keys.max() {
-      series.wakeLatency = (low...high).map { k in
-        .init(lowerNs: 1 << k, upperNs: 1 << (k + 1), count: latencyByExponent[k, default: 0])
-      }
+    func buckets(_ counts: [Int: Int]) -> [HTMLReportSeries.LatencyBucket] {
+      guard let low = counts.keys.min(), let high = counts.keys.max() else { return [] }
+      return (low...high).map { k in .init(lowerNs: 1 << k, upperNs: 1 << (k + 1), count: counts[k, default: 0]) }
     }
+    series.wakeLatency = buckets(latencyByExponent)
+    series.wakeLatencyRead = buckets(latencyByExponentByMode.read)
+    series.wakeLatencyWrite = buckets(latencyByExponentByMode.write)
     for (_, pending) in completionsSinceEnter { completionsPerEnter[pending, default: 0] += 1 }
     completionsSinceEnter = [:]
     if sawEpollWait {

@@ -7,8 +7,15 @@ public struct StatsReport: Sendable {
   public var backend = ""
   /// Events read.
   public var events = 0
+  /// Unknown event names listed in `eventCounts`, at most: the first ones seen.
+  public static let unknownNamesShown = 20
+
   /// Events with an `ev` this version does not know.
   public var unknownEvents = 0
+  /// Distinct unknown event names past the first `unknownNamesShown`, not in `eventCounts`.
+  public var unknownNamesNotShown = 0
+  /// Events with those names.
+  public var unknownEventsNotShown = 0
   /// True when the trace has no `trace_end`.
   public var truncated = false
   /// `ts` of the last event minus `ts` of the first.
@@ -51,6 +58,15 @@ public struct StatsReport: Sendable {
   public var staleDrops = 0
   /// park → wake latency of each task.
   public var wakeLatency = LatencySummary.empty
+  /// park → wake latency of read parks (`park.mode` `"r"`).
+  public var wakeLatencyRead = LatencySummary.empty
+  /// park → wake latency of write parks (`park.mode` `"w"`).
+  public var wakeLatencyWrite = LatencySummary.empty
+
+  /// park → wake latency of the parks in `mode`.
+  public func wakeLatency(_ mode: PollMode) -> LatencySummary {
+    mode == .read ? wakeLatencyRead : wakeLatencyWrite
+  }
   /// Time spent in `epoll_wait`.
   public var epollWaitDuration = LatencySummary.empty
   /// Time spent in `io_uring_enter`.
@@ -79,7 +95,7 @@ public struct StatsReport: Sendable {
   public var kernelEntriesPerRequest: Double { ratio(kernelEntries, requests) }
   /// System calls per KiB read or written.
   public var kernelEntriesPerKiB: Double {
-    let kib = Double(bytesRead + bytesWritten) / 1024
+    let kib = (Double(bytesRead) + Double(bytesWritten)) / 1024
     return kib > 0 ? Double(kernelEntries) / kib : 0
   }
   /// All wakes.
@@ -96,7 +112,6 @@ public struct StatsReport: Sendable {
   public var figures: [StatsFigure] {
     let epoll = epollWaits > 0
     let uring = uringEnters > 0
-    let woken = wakeLatency.count > 0
     return [
       StatsFigure("events", "events", Double(events), .neutral),
       StatsFigure("requests", "requests", Double(requests), .neutral),
@@ -120,13 +135,25 @@ public struct StatsReport: Sendable {
       StatsFigure("wakes", "wakes", Double(wakes), .neutral),
       StatsFigure("spurious_wake_share", "spurious wake share", spuriousWakeShare, .lowerIsBetter),
       StatsFigure("stale_drops", "stale drops", Double(staleDrops), .neutral),
-      StatsFigure(
-        "wake_latency_p50_ns", "wake latency p50 (ns)", woken ? Double(wakeLatency.p50) : nil, .lowerIsBetter),
-      StatsFigure(
-        "wake_latency_p99_ns", "wake latency p99 (ns)", woken ? Double(wakeLatency.p99) : nil, .lowerIsBetter),
-      StatsFigure(
-        "wake_latency_p999_ns", "wake latency p99.9 (ns)", woken ? Double(wakeLatency.p999) : nil,
-        .lowerIsBetter),
+    ]
+      // Latency by park mode: a read park waits for a peer, a write park for buffer space, and
+      // completion mode parks on every operation; only the same mode compares like with like.
+      + PollMode.allCases.flatMap { mode -> [StatsFigure] in
+        let summary = wakeLatency(mode)
+        let woken = summary.count > 0
+        let what = mode == .read ? "read parks" : "write parks"
+        return [
+          StatsFigure(
+            "wake_latency_\(mode.rawValue)_p50_ns", "wake latency p50, \(what) (ns)",
+            woken ? Double(summary.p50) : nil, .lowerIsBetter),
+          StatsFigure(
+            "wake_latency_\(mode.rawValue)_p99_ns", "wake latency p99, \(what) (ns)",
+            woken ? Double(summary.p99) : nil, .lowerIsBetter),
+          StatsFigure(
+            "wake_latency_\(mode.rawValue)_p999_ns", "wake latency p99.9, \(what) (ns)",
+            woken ? Double(summary.p999) : nil, .lowerIsBetter),
+        ]
+      } + [
       StatsFigure(
         "epoll_wait_p50_ns", "epoll_wait p50 (ns)", epoll ? Double(epollWaitDuration.p50) : nil, .neutral),
       StatsFigure(

@@ -11,6 +11,7 @@ extension StatsReport {
       ("backend", .string(backend)),
       ("events", .int(events)),
       ("unknown_events", .int(unknownEvents)),
+      ("unknown_names_not_shown", .int(unknownNamesNotShown)),
       ("truncated", .bool(truncated)),
       ("duration_ns", .int(durationNs)),
       ("events_by_name", sorted(eventCounts)),
@@ -44,6 +45,7 @@ extension StatsReport {
       ("kernel_entries_per_request", .double(kernelEntriesPerRequest)),
       ("kernel_entries_per_kib", .double(kernelEntriesPerKiB)),
       ("wake_latency", wakeLatency.json),
+      ("wake_latency_by_mode", .object([("r", wakeLatencyRead.json), ("w", wakeLatencyWrite.json)])),
       ("epoll_wait_duration", epollWaitDuration.json),
       ("uring_enter_duration", uringEnterDuration.json),
       (
@@ -73,6 +75,10 @@ extension StatsReport {
     out += "\nevents by name\n"
     for (name, count) in eventCounts.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
       out += "  \(pad(count, 10))  \(name)\n"
+    }
+    if unknownEventsNotShown > 0 {
+      let names = unknownNamesNotShown >= TraceStats.unknownNamesCounted ? "at least \(unknownNamesNotShown)" : "\(unknownNamesNotShown)"
+      out += "  and \(names) more unknown event names (\(unknownEventsNotShown) events)\n"
     }
     out += "\nsyscalls (kernel entries): \(kernelEntries)\n"
     for (call, count) in syscallCounts.sorted(by: {
@@ -109,6 +115,8 @@ extension StatsReport {
       "  kernel entries per request \(formatDecimal(kernelEntriesPerRequest, digits: 2)), per KiB moved \(formatDecimal(kernelEntriesPerKiB, digits: 2))\n"
     out += "\nlatency (HDR histograms)\n"
     out += "  park → wake       \(wakeLatency.text)\n"
+    out += "    read parks      \(wakeLatencyRead.text)\n"
+    out += "    write parks     \(wakeLatencyWrite.text)\n"
     if epollWaits > 0 { out += "  epoll_wait        \(epollWaitDuration.text)\n" }
     if uringEnters > 0 { out += "  io_uring_enter    \(uringEnterDuration.text)\n" }
     let reasons = WakeReason.allCases.sorted().compactMap { r in

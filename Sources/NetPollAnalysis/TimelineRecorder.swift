@@ -113,7 +113,7 @@ private func result(_ ret: Int, _ e: TraceEvent) -> String {
 
 /// `812ns`, `14.6µs`, `3.21ms`, `1.204s`.
 public func formatNanoseconds(_ ns: Int) -> String {
-  let magnitude = abs(ns)
+  let magnitude = ns.magnitude
   let sign = ns < 0 ? "-" : ""
   func fixed(_ value: Double, _ unit: String) -> String {
     let digits = value >= 100 ? 0 : value >= 10 ? 1 : 2
@@ -131,6 +131,8 @@ public func formatDecimal(_ value: Double, digits: Int) -> String {
   var scale = 1.0
   for _ in 0..<digits { scale *= 10 }
   let scaled = (abs(value) * scale).rounded()
+  // Beyond 2^53 a Double has no fraction to print, and Int(scaled) would trap past 2^63.
+  guard scaled < 9_007_199_254_740_992 else { return value.description }
   let whole = Int(scaled / scale)
   let fraction = Int(scaled - Double(whole) * scale)
   let sign = value < 0 && scaled != 0 ? "-" : ""

@@ -46,8 +46,7 @@ public struct TraceDiff: Sendable {
       stats.consume(event)
       shapes.consume(event)
     }
-    var report = stats.finish(header: reader.header, truncated: reader.isTruncated)
-    report.unknownEvents = reader.unknownEvents.values.reduce(0, +)
+    let report = stats.finish(header: reader.header, truncated: reader.isTruncated)
     return (report, shapes)
   }
 
@@ -94,14 +93,25 @@ public struct TraceDiff: Sendable {
         : vb >= va * 2 ? " (\(formatDecimal(vb / va, digits: vb / va >= 10 ? 0 : 1))x more)" : ""
       out.append("B needs \(number(vb)) kernel entries per request where A needs \(number(va))\(factor).")
     }
-    for (key, what) in [
-      ("wake_latency_p99_ns", "wake latency p99"), ("wake_latency_p50_ns", "wake latency p50"),
-    ] {
-      if let (va, vb, r) = values(key), let ratio = r.ratio, vb > 0, ratio >= 1.25 || ratio <= 0.8 {
-        out.append(
-          "B's \(what) is \(formatDecimal(ratio, digits: 1))x A's (\(formatNanoseconds(Int(vb))) vs \(formatNanoseconds(Int(va))))."
-        )
+    // Latency is compared per park mode: read parks with read parks, write parks with write parks.
+    for mode in PollMode.allCases {
+      let parks = mode == .read ? "read parks" : "write parks"
+      for percentile in ["p99", "p50"] {
+        let key = "wake_latency_\(mode.rawValue)_\(percentile)_ns"
+        if let (va, vb, r) = values(key), let ratio = r.ratio, vb > 0, ratio >= 1.25 || ratio <= 0.8 {
+          out.append(
+            "B's wake latency \(percentile) for \(parks) is \(formatDecimal(ratio, digits: 1))x A's (\(formatNanoseconds(Int(saturating: vb))) vs \(formatNanoseconds(Int(saturating: va))); \(b.wakeLatency(mode).count) vs \(a.wakeLatency(mode).count) parks)."
+          )
+        }
       }
+    }
+    if a.isCompletionMode != b.isCompletionMode {
+      // What a park is differs: say so next to the figures it explains.
+      let (completion, readiness) = a.isCompletionMode ? (("A", a), ("B", b)) : (("B", b), ("A", a))
+      func parks(_ r: StatsReport) -> String { "\(r.wakeLatencyRead.count) read and \(r.wakeLatencyWrite.count) write parks" }
+      out.append(
+        "\(completion.0) (\(completion.1.backend)) parks for every operation until its completion (\(parks(completion.1))); \(readiness.0) (\(readiness.1.backend)) parks only when a call returns EAGAIN (\(parks(readiness.1)))."
+      )
     }
     if let (va, vb, _) = values("eagain_share"), abs(vb - va) >= 0.02 {
       out.append("EAGAIN is \(percent(vb)) of B's syscalls and \(percent(va)) of A's.")

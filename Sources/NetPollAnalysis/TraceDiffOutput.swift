@@ -33,6 +33,15 @@ extension TraceDiff {
           ("a_count", .int(connections.connectionsA)), ("b_count", .int(connections.connectionsB)),
           ("first_difference", connections.firstDifference.map { .int($0 + 1) } ?? .null),
           (
+            "segments",
+            .array(
+              connections.segmentStarts.enumerated().map {
+                .object([
+                  ("name", .string(ConnectionComparison.segmentName($0.offset))), ("first_row", .int($0.element + 1)),
+                ])
+              })
+          ),
+          (
             "alignment",
             .array(
               connections.alignment.map {
@@ -88,7 +97,14 @@ extension TraceDiff {
         markdown
         ? "\n**Typical connection** (A: \(connections.connectionsA), B: \(connections.connectionsB) connections)\n\n| A | B |\n|---|---|\n"
         : "\ntypical connection (A: \(connections.connectionsA), B: \(connections.connectionsB) connections)\n"
+      var shownSegment = -1
       for (i, (x, y)) in connections.alignment.enumerated() {
+        let segment = connections.segment(ofRow: i)
+        if segment != shownSegment {
+          shownSegment = segment
+          let name = ConnectionComparison.segmentName(segment)
+          out += markdown ? "| *\(name)* | |\n" : "  -- \(name)\n"
+        }
         let mark =
           i == connections.firstDifference
           ? (markdown ? " ⟵ first difference" : "   <- first difference") : ""

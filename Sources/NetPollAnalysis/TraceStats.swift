@@ -1,5 +1,6 @@
-/// Computes `StatsReport` figures from a stream of events, in memory bounded by the number of fd
-/// numbers and of simultaneously parked tasks (not by the trace's length).
+/// Computes `StatsReport` figures from a stream of events, in memory bounded by the number of
+/// distinct fd numbers and of simultaneously parked tasks (not by the trace's length, nor by how
+/// large a number it names: fd 1048575 costs one entry).
 ///
 /// A *request* is a `read` with `ret > 0` on a connection fd (one returned by `accept`, or given to
 /// `connect`): one per request for a request/response protocol such as echo or HTTP/1.1 without
@@ -12,16 +13,23 @@
 /// a readiness report.
 public struct TraceStats {
   private var report = StatsReport()
-  private var perFD = FDTable(empty: FDCounters())
-  private var parkedAt: [Int: Int] = [:]
+  private var perFD = FDCounterTable()
+  /// Parked tasks: when and in which direction.
+  private var parkedAt: [Int: (ts: Int, mode: PollMode)] = [:]
   private var wakeLatency = LatencyRecorder()
+  /// By the park's mode: a read park and a write park wait for different things.
+  private var wakeLatencyByMode = PerMode(LatencyRecorder())
   private var epollWaitDuration = LatencyRecorder()
   private var uringEnterDuration = LatencyRecorder()
   private var firstTs: Int?
   // Counted in arrays, not dictionaries: hashing a name per event cost ~15% of `stats`' time.
   private var countsByKind = [Int](repeating: 0, count: TraceEvent.kindCount)
   private var countsBySyscall = [Int](repeating: 0, count: Syscall.allCases.count)
+  /// The first `StatsReport.unknownNamesShown` unknown names; the rest are only counted.
   private var unknownByName: [String: Int] = [:]
+  private var unknownNamesNotShown = Set<String>()
+  private var unknownEvents = 0
+  private var unknownEventsNotShown = 0
   private var uringOperations = UringOperations()
 
   /// Creates an empty collector.
@@ -32,19 +40,17 @@ public struct TraceStats {
     let reader = try TraceReader(path: path)
     var stats = TraceStats()
     while let event = try reader.next() { stats.consume(event) }
-    var report = stats.finish(header: reader.header, truncated: reader.isTruncated)
-    report.unknownEvents = reader.unknownEvents.values.reduce(0, +)
-    return report
+    return stats.finish(header: reader.header, truncated: reader.isTruncated)
   }
 
   /// Feeds one event, in trace order.
   public mutating func consume(_ e: TraceEvent) {
     report.events += 1
     if firstTs == nil { firstTs = e.ts }
-    report.durationNs = e.ts - (firstTs ?? 0)
+    report.durationNs = e.ts.saturatingSubtracting(firstTs ?? 0)
     let kind = e.kindIndex
     if kind < 0 {
-      unknownByName[e.name, default: 0] += 1
+      unknownEvent(e.name)
     } else {
       countsByKind[kind] += 1
     }
@@ -78,20 +84,38 @@ public struct TraceStats {
         if let i = slot(fd) { perFD[i].readiness += 1 }
       }
     case .park(let task, let fd, let mode):
-      parkedAt[task] = e.ts
+      parkedAt[task] = (e.ts, mode)
       if let i = slot(fd) {
         perFD[i].parks += 1
         perFD[i].wokenReady[mode] = false
       }
     case .wake(let task, let fd, let mode, let reason):
       report.wakesByReason[reason, default: 0] += 1
-      if let parked = parkedAt.removeValue(forKey: task) { wakeLatency.record(e.ts - parked) }
+      if let parked = parkedAt.removeValue(forKey: task) {
+        let latency = e.ts.saturatingSubtracting(parked.ts)
+        wakeLatency.record(latency)
+        wakeLatencyByMode[parked.mode].record(latency)
+      }
       if reason == .ready, let i = slot(fd) { perFD[i].wokenReady[mode] = true }
     case .stale: report.staleDrops += 1
     default: break
     }
     if let fd = e.fd, let i = slot(fd) { perFD[i].events += 1 }
   }
+
+  private mutating func unknownEvent(_ name: String) {
+    unknownEvents += 1
+    if unknownByName[name] != nil || unknownByName.count < StatsReport.unknownNamesShown {
+      unknownByName[name, default: 0] += 1
+    } else {
+      unknownEventsNotShown += 1
+      // Distinct names past the cap are counted up to a bound; beyond it a name costs nothing.
+      if unknownNamesNotShown.count < Self.unknownNamesCounted { unknownNamesNotShown.insert(name) }
+    }
+  }
+
+  /// Distinct unknown names counted exactly past the ones shown (a few MiB at most).
+  static let unknownNamesCounted = 65_536
 
   private mutating func socketCall(_ call: SocketCall, _ e: TraceEvent) {
     guard let c = slot(call.fd) else { return }
@@ -119,10 +143,10 @@ public struct TraceStats {
     case .accept:
       if let i = slot(call.ret) { perFD[i].isConnection = true }
     case .read where perFD[c].isConnection:
-      report.bytesRead += call.ret
+      report.bytesRead = report.bytesRead.saturatingAdding(call.ret)
       report.requests += 1
     case .write where perFD[c].isConnection:
-      report.bytesWritten += call.ret
+      report.bytesWritten = report.bytesWritten.saturatingAdding(call.ret)
     default: break
     }
   }
@@ -135,18 +159,24 @@ public struct TraceStats {
     case .accept:
       if let i = slot(res) { perFD[i].isConnection = true }
     case .receive where res > 0 && slot(fd).map({ perFD[$0].isConnection }) == true:
-      report.bytesRead += res
+      report.bytesRead = report.bytesRead.saturatingAdding(res)
       report.requests += 1
     case .send where res > 0 && slot(fd).map({ perFD[$0].isConnection }) == true:
-      report.bytesWritten += res
+      report.bytesWritten = report.bytesWritten.saturatingAdding(res)
     default: break
     }
   }
+
+  /// Per-fd entries held (for tests: memory bounded by the fds seen, not by their numbers).
+  var perFDFootprint: Int { perFD.entries.count }
 
   /// Ends the stream and returns the figures.
   public mutating func finish(header: TraceHeader, truncated: Bool) -> StatsReport {
     report.backend = header.backend
     report.eventCounts = unknownByName
+    report.unknownEvents = unknownEvents
+    report.unknownEventsNotShown = unknownEventsNotShown
+    report.unknownNamesNotShown = unknownNamesNotShown.count
     for (kind, count) in countsByKind.enumerated() where count > 0 {
       report.eventCounts[TraceEvent.kindNames[kind]] = count
     }
@@ -155,6 +185,8 @@ public struct TraceStats {
     }
     report.truncated = truncated
     report.wakeLatency = wakeLatency.summary
+    report.wakeLatencyRead = wakeLatencyByMode.read.summary
+    report.wakeLatencyWrite = wakeLatencyByMode.write.summary
     report.epollWaitDuration = epollWaitDuration.summary
     report.uringEnterDuration = uringEnterDuration.summary
     let active = perFD.entries.filter { $0.value.events > 0 }
@@ -173,6 +205,34 @@ public struct TraceStats {
   /// The key of `fd`'s counters (the fd itself), or `nil` for a negative fd.
   private func slot(_ fd: Int) -> Int? {
     fd >= 0 ? fd : nil
+  }
+}
+
+/// `FDCounters` by fd number: an array for the numbers a process uses first (below
+/// `denseLimit`, a few tens of KiB), a dictionary for the rest, so memory grows with the fd
+/// numbers a trace names, never with how large they are.
+struct FDCounterTable {
+  static let denseLimit = 1024
+  private var dense: [FDCounters] = []
+  private var sparse: [Int: FDCounters] = [:]
+
+  /// The counters of `fd` (not negative).
+  subscript(fd: Int) -> FDCounters {
+    get { fd < Self.denseLimit ? (fd < dense.count ? dense[fd] : FDCounters()) : sparse[fd] ?? FDCounters() }
+    _modify {
+      if fd < Self.denseLimit {
+        if fd >= dense.count { dense.append(contentsOf: repeatElement(FDCounters(), count: fd + 1 - dense.count)) }
+        yield &dense[fd]
+      } else {
+        yield &sparse[fd, default: FDCounters()]
+      }
+    }
+  }
+
+  /// Every fd with counters, in increasing order.
+  var entries: [(fd: Int, value: FDCounters)] {
+    dense.enumerated().map { (fd: $0.offset, value: $0.element) }
+      + sparse.sorted { $0.key < $1.key }.map { (fd: $0.key, value: $0.value) }
   }
 }
 

@@ -59,7 +59,7 @@ struct DiffExportTests {
 
   @Test("the Perfetto export is valid JSON with slices, async parks, flows and names")
   func perfettoExport() throws {
-    let out = try temporaryTrace("", name: "out.json")
+    let out = try temporaryPath(name: "out.json")
     let written = try PerfettoExport.run(input: fixture("echo-epoll.jsonl"), output: out)
     let data = try Data(contentsOf: URL(fileURLWithPath: out))
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -90,7 +90,7 @@ struct DiffExportTests {
       of: #""command":"test""#, with: #""command":"a \"q\" \\ \u0001""#)
     let input = try temporaryTrace(
       start + "\n" + #"{"seq":1,"ts":6,"tid":1,"ev":"trace_end","events":2,"dropped":0}"# + "\n")
-    let out = try temporaryTrace("", name: "out.json")
+    let out = try temporaryPath(name: "out.json")
     try PerfettoExport.run(input: input, output: out)
     let data = try Data(contentsOf: URL(fileURLWithPath: out))
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

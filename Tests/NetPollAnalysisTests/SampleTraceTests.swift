@@ -147,7 +147,7 @@ struct SampleTraceTests {
     #expect(diff.findings.contains("A (epoll) gets 3.36 readiness reports per kernel wait; B (uring) 6.60."))
     #expect(
       diff.findings.contains(
-        "The typical connection first diverges at step 2, after 'accept': A does 'epoll_ctl ADD', B does 'sqe POLL_ADD'."
+        "The typical connection first diverges at step 2 (before the first request), after 'accept': A does 'epoll_ctl ADD'; B does 'sqe POLL_ADD'."
       ))
     // A figure of one backend only is not compared.
     let epollOnly = try #require(diff.rows.first { $0.key == "events_per_epoll_wait" })
@@ -186,7 +186,7 @@ struct SampleTraceTests {
 
   @Test("the Perfetto export of an io_uring sample trace is valid JSON")
   func exportUring() throws {
-    let out = try temporaryTrace("", name: "out.json")
+    let out = try temporaryPath(name: "out.json")
     let written = try PerfettoExport.run(input: sampleTrace("echo-uring"), output: out)
     let data = try Data(contentsOf: URL(fileURLWithPath: out))
     let object = try #require(try JSONSerialization.jsonObject(with: Data(data)) as? [String: Any])

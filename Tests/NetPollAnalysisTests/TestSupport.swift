@@ -22,6 +22,14 @@ func temporaryTrace(_ data: Data, name: String = "trace.jsonl") throws -> String
   return url.path
 }
 
+/// A path in a fresh temporary directory where nothing exists yet (an output path).
+func temporaryPath(name: String) throws -> String {
+  let directory = FileManager.default.temporaryDirectory
+    .appendingPathComponent("netpoll-analysis-tests-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+  return directory.appendingPathComponent(name).path
+}
+
 /// A valid first line.
 let startLine =
   #"{"seq":0,"ts":0,"tid":1,"ev":"trace_start","format":"netpoll-trace","version":1,"backend":"epoll","pid":1,"wall":"2026-11-26T22:50:01Z","command":"test","backend_note":""}"#

@@ -26,6 +26,9 @@ struct Diff: AsyncParsableCommand {
       "Also write a self-contained HTML report with charts to this file.", valueName: "REPORT.html"))
   var htmlPath: String?
 
+  @Flag(help: "Replace the --html file if it exists (never one of the traces).")
+  var force = false
+
   func validate() throws {
     if json && markdown { throw ValidationError("--json and --markdown exclude each other") }
   }
@@ -34,9 +37,11 @@ struct Diff: AsyncParsableCommand {
     let diff: TraceDiff
     do {
       if let htmlPath {
-        // The page and the printed figures come from one `TraceDiff`, so they cannot disagree.
+        // Refused before the traces are read; the page and the printed figures come from one
+        // `TraceDiff`, so they cannot disagree.
+        try checkOutputPath(htmlPath, inputs: [a, b], force: force)
         let report = try HTMLReport.run(pathA: a, pathB: b)
-        try report.write(to: htmlPath)
+        try report.write(to: htmlPath, force: force)
         diff = report.diff
       } else {
         diff = try TraceDiff.run(pathA: a, pathB: b)
