@@ -221,7 +221,9 @@ struct FDCounterTable {
     get { fd < Self.denseLimit ? (fd < dense.count ? dense[fd] : FDCounters()) : sparse[fd] ?? FDCounters() }
     _modify {
       if fd < Self.denseLimit {
-        if fd >= dense.count { dense.append(contentsOf: repeatElement(FDCounters(), count: fd + 1 - dense.count)) }
+        if fd >= dense.count {
+          dense.append(contentsOf: repeatElement(FDCounters(), count: fd + 1 - dense.count))
+        }
         yield &dense[fd]
       } else {
         yield &sparse[fd, default: FDCounters()]
