@@ -190,7 +190,7 @@ public struct TraceStats {
     var byEvents = TopFDs()
     var byEAGAIN = TopFDs()
     var byParks = TopFDs()
-    perFD.forEach { fd, counters in
+    perFD.visit { fd, counters in
       byEvents.offer(fd: fd, count: counters.events)
       byEAGAIN.offer(fd: fd, count: counters.eagain)
       byParks.offer(fd: fd, count: counters.parks)
@@ -234,7 +234,7 @@ struct FDCounterTable {
   var count: Int { dense.count + sparse.count }
 
   /// Calls `body` with every fd that has counters (in no particular order).
-  func forEach(_ body: (Int, FDCounters) -> Void) {
+  func visit(_ body: (Int, FDCounters) -> Void) {
     for (fd, counters) in dense.enumerated() { body(fd, counters) }
     for (fd, counters) in sparse { body(fd, counters) }
   }
