@@ -67,7 +67,6 @@ public struct TraceStats {
       report.readinessReports += wait.ready.count
       if wait.ready.isEmpty { report.emptyEpollWaits += 1 }
       epollWaitDuration.record(wait.durationNs)
-      for entry in wait.ready { if let i = slot(entry.fd) { perFD[i].readiness += 1 } }
     case .uringEnter(_, _, let minComplete, _, let duration):
       report.uringEnters += 1
       if minComplete > 0 { report.kernelWaits += 1 }
@@ -81,7 +80,6 @@ public struct TraceStats {
         operationCompleted(operation, res: res, fd: fd)
       } else {
         if res > 0 && fd >= 0 { report.readinessReports += 1 }
-        if let i = slot(fd) { perFD[i].readiness += 1 }
       }
     case .park(let task, let fd, let mode):
       parkedAt[task] = (e.ts, mode)
@@ -119,7 +117,6 @@ public struct TraceStats {
 
   private mutating func socketCall(_ call: SocketCall, _ e: TraceEvent) {
     guard let c = slot(call.fd) else { return }
-    perFD[c].syscalls += 1
     let eagain = e.errno == "EAGAIN" || e.errno == "EWOULDBLOCK"
     if eagain { perFD[c].eagain += 1 }
     let mode: PollMode
@@ -168,7 +165,7 @@ public struct TraceStats {
   }
 
   /// Per-fd entries held (for tests: memory bounded by the fds seen, not by their numbers).
-  var perFDFootprint: Int { perFD.entries.count }
+  var perFDFootprint: Int { perFD.count }
 
   /// Ends the stream and returns the figures.
   public mutating func finish(header: TraceHeader, truncated: Bool) -> StatsReport {
@@ -189,16 +186,18 @@ public struct TraceStats {
     report.wakeLatencyWrite = wakeLatencyByMode.write.summary
     report.epollWaitDuration = epollWaitDuration.summary
     report.uringEnterDuration = uringEnterDuration.summary
-    let active = perFD.entries.filter { $0.value.events > 0 }
-    func top(_ value: (FDCounters) -> Int) -> [FDFigure] {
-      active.filter { value($0.value) > 0 }
-        .sorted { (value($0.value), -$0.fd) > (value($1.value), -$1.fd) }
-        .prefix(StatsReport.topCount)
-        .map { FDFigure(fd: $0.fd, count: value($0.value)) }
+    // One pass, no copy of the table: it may hold an entry for each of 500k fd numbers.
+    var byEvents = TopFDs()
+    var byEAGAIN = TopFDs()
+    var byParks = TopFDs()
+    perFD.visit { fd, counters in
+      byEvents.offer(fd: fd, count: counters.events)
+      byEAGAIN.offer(fd: fd, count: counters.eagain)
+      byParks.offer(fd: fd, count: counters.parks)
     }
-    report.topFDsByEvents = top(\.events)
-    report.topFDsByEAGAIN = top(\.eagain)
-    report.topFDsByParks = top(\.parks)
+    report.topFDsByEvents = byEvents.figures
+    report.topFDsByEAGAIN = byEAGAIN.figures
+    report.topFDsByParks = byParks.figures
     return report
   }
 
@@ -221,7 +220,9 @@ struct FDCounterTable {
     get { fd < Self.denseLimit ? (fd < dense.count ? dense[fd] : FDCounters()) : sparse[fd] ?? FDCounters() }
     _modify {
       if fd < Self.denseLimit {
-        if fd >= dense.count { dense.append(contentsOf: repeatElement(FDCounters(), count: fd + 1 - dense.count)) }
+        if fd >= dense.count {
+          dense.append(contentsOf: repeatElement(FDCounters(), count: fd + 1 - dense.count))
+        }
         yield &dense[fd]
       } else {
         yield &sparse[fd, default: FDCounters()]
@@ -229,22 +230,39 @@ struct FDCounterTable {
     }
   }
 
-  /// Every fd with counters, in increasing order.
-  var entries: [(fd: Int, value: FDCounters)] {
-    dense.enumerated().map { (fd: $0.offset, value: $0.element) }
-      + sparse.sorted { $0.key < $1.key }.map { (fd: $0.key, value: $0.value) }
+  /// Entries held.
+  var count: Int { dense.count + sparse.count }
+
+  /// Calls `body` with every fd that has counters (in no particular order).
+  func visit(_ body: (Int, FDCounters) -> Void) {
+    for (fd, counters) in dense.enumerated() { body(fd, counters) }
+    for (fd, counters) in sparse { body(fd, counters) }
   }
 }
 
-/// Per-fd-number counters.
+/// Per-fd-number counters: only what the report shows and the state it needs (32 bytes).
 struct FDCounters {
   var events = 0
-  var syscalls = 0
   var eagain = 0
   var parks = 0
-  var readiness = 0
   var isConnection = false
   var wokenReady = PerMode<Bool>(false)
+}
+
+/// The `StatsReport.topCount` fds with the highest positive counts, ties to the lower fd.
+struct TopFDs {
+  private var kept: [FDFigure] = []
+
+  mutating func offer(fd: Int, count: Int) {
+    guard count > 0 else { return }
+    func before(_ a: FDFigure, _ b: FDFigure) -> Bool { (a.count, -a.fd) > (b.count, -b.fd) }
+    let candidate = FDFigure(fd: fd, count: count)
+    if kept.count == StatsReport.topCount, let last = kept.last, !before(candidate, last) { return }
+    kept.insert(candidate, at: kept.firstIndex { before(candidate, $0) } ?? kept.count)
+    if kept.count > StatsReport.topCount { kept.removeLast() }
+  }
+
+  var figures: [FDFigure] { kept }
 }
 
 extension TraceEvent {

@@ -77,6 +77,9 @@ struct HTMLReportTests {
     let report = try HTMLReport.run(pathA: sampleTrace(names[0]), pathB: sampleTrace(names[1]))
     for (stats, series) in [(report.diff.a, report.seriesA), (report.diff.b, report.seriesB)] {
       #expect(series.wakeCount == stats.wakeLatency.count)
+      for mode in PollMode.allCases {
+        #expect(series.wakeLatency(mode).reduce(0) { $0 + $1.count } == stats.wakeLatency(mode).count)
+      }
       if stats.epollWaits > 0 {
         #expect(series.batchingKey == "events_per_epoll_wait")
         #expect(series.batchCount == stats.epollWaits)
