@@ -205,7 +205,7 @@ public struct PerfettoExport {
       instant(
         sink, e, name: "epoll_ctl", flowIn: nil,
         args:
-          "{\(line),\"epfd\":\(ctl.epfd),\"op\":\"\(ctl.op.rawValue)\",\"fd\":\(ctl.fd),\"events\":\(jsonQuoted(ctl.events.shortDescription)),\"tag\":\(ctl.tag),\"ret\":\(ctl.ret)\(errno)}"
+          "{\(line),\"epfd\":\(ctl.epfd),\"op\":\"\(ctl.op.rawValue)\",\"fd\":\(ctl.fd),\"events\":\(jsonQuoted(ctl.events.shortDescription)),\"tag\":\(ctl.tag.map(String.init) ?? "null"),\"ret\":\(ctl.ret)\(errno)}"
       )
     case .stale(let fd, let tag, let currentTag, let mode):
       guard inWindow else { return }
@@ -238,10 +238,23 @@ public struct PerfettoExport {
       )
     case .traceEnd(let events, let dropped):
       guard inWindow else { return }
-      instant(sink, e, name: "trace_end", flowIn: nil, args: "{\(line),\"lines\":\(events),\"dropped\":\(dropped)}")
+      instant(sink, e, name: "trace_end", flowIn: nil, args: "{\(line),\"lines\":\(events.map(String.init) ?? "null"),\"dropped\":\(dropped)}")
     case .unknown:
       guard inWindow else { return }
       instant(sink, e, name: e.name, flowIn: nil, args: "{\(line)\(errno)}")
+    case .snapshotFD(let fd, let tag):
+      guard inWindow else { return }
+      instant(sink, e, name: "snapshot_fd", flowIn: nil, args: "{\(line),\"fd\":\(fd),\"tag\":\(tag)}")
+    case .snapshotPark(let task, let fd, let mode):
+      guard inWindow else { return }
+      instant(
+        sink, e, name: "snapshot_park", flowIn: nil,
+        args: "{\(line),\"task\":\(task),\"fd\":\(fd),\"mode\":\"\(mode.rawValue)\"}")
+    case .snapshotOperation(let userData, let op, let fd):
+      guard inWindow else { return }
+      instant(
+        sink, e, name: "snapshot_op", flowIn: nil,
+        args: "{\(line),\"user_data\":\(userData),\"op\":\(jsonQuoted(op)),\"fd\":\(fd)}")
     }
   }
 

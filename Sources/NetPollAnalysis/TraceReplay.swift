@@ -149,6 +149,11 @@ public struct TraceReplay {
   /// Ends the replay: settles pending checks and returns the report.
   public mutating func finish(header: TraceHeader, truncated: Bool) -> ReplayReport {
     summary.truncated = truncated || !cleanEnd
+    // A trace cut short, or a flight-recorder window (which ends while the run goes on), may end
+    // with parks and EAGAINs whose follow-up comes after it: notes, not violations.
+    let openEndReason: String? =
+      summary.truncated
+      ? " (truncated trace)" : header.window != nil ? " (the window ends before it)" : nil
     settleBadReadiness(epfd: nil)
     settleOrphans()
     var check = sequence
@@ -162,23 +167,23 @@ public struct TraceReplay {
     for (_, pending) in eagainByThread.sorted(by: { $0.value.line < $1.value.line }) {
       let text =
         "\(pending.call.rawValue) on fd \(pending.fd) returned EAGAIN and no park or retry followed before the trace ended"
-      if summary.truncated {
-        note(pending.line, text + " (truncated trace)")
+      if let why = openEndReason {
+        note(pending.line, text + why)
       } else {
         violation(pending.line, .eagainNotFollowed, text)
       }
     }
     for (_, broken) in unexplainedEAGAIN.sorted(by: { $0.value.line < $1.value.line }) {
-      if summary.truncated {
-        note(broken.line, broken.message + " (truncated trace)")
+      if let why = openEndReason {
+        note(broken.line, broken.message + why)
       } else {
         violation(broken.line, .eagainNotFollowed, broken.message)
       }
     }
     for (task, park) in parked.sorted(by: { $0.value.line < $1.value.line }) {
       let text = "task \(task) parked on fd \(park.fd) \(park.mode.rawValue) and was never woken"
-      if summary.truncated {
-        note(park.line, text + " (truncated trace)")
+      if let why = openEndReason {
+        note(park.line, text + why)
       } else {
         violation(park.line, .parkWithoutWake, text)
       }
