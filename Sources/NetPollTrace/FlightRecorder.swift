@@ -88,7 +88,7 @@ public final class FlightRecorder: Sendable {
   }
 
   private func run() {
-    var ring = EventRing(capacity: capacity)
+    var ring = EventRing(capacity: capacity, tracksCurrent: wakeLatencyTrigger != nil)
     var lastLatencyDump: UInt64 = 0
     while !stopping.load(ordering: .acquiring) {
       var trigger: String? = nil
@@ -100,7 +100,7 @@ public final class FlightRecorder: Sendable {
             let r = batch[i]
             let items = r.kind == .epollWait ? Int(r.e) : 0
             if let limit = wakeLatencyTrigger, trigger == nil, r.kind == .wake,
-              let latency = ring.current.wakeLatency(r), latency > limit,
+              let latency = ring.current?.wakeLatency(r), latency > limit,
               r.ts &- lastLatencyDump > 1_000_000_000 || lastLatencyDump == 0
             {
               trigger = "wake_latency task \(r.a) fd \(r.b) \(r.c == 2 ? "w" : "r") \(latency) ns"
@@ -193,15 +193,18 @@ public final class FlightRecorder: Sendable {
 }
 
 /// The flight recorder's memory: the newest events as binary records, oldest first, with the
-/// state the evicted ones left behind (`start`) and the state all of them lead to (`current`).
+/// state the evicted ones left behind (`start`) and, when a latency trigger needs park times,
+/// the state all of them lead to (`current`; nil otherwise: its dictionary updates cost about
+/// as much as the rest of the flight recorder's work per event).
 private struct EventRing {
   private var slots: [TraceRecord]
   private var head = 0
   private var count = 0
   var start = WindowState()
-  var current = WindowState()
+  var current: WindowState?
 
-  init(capacity: Int) {
+  init(capacity: Int, tracksCurrent: Bool) {
+    current = tracksCurrent ? WindowState() : nil
     slots = Array(repeating: TraceRecord(.read), count: capacity)
   }
 
@@ -209,18 +212,23 @@ private struct EventRing {
   mutating func append(_ event: UnsafeBufferPointer<TraceRecord>) {
     guard event.count <= slots.count else { return }
     while slots.count - count < event.count { evictOldest() }
+    var k = head + count
+    if k >= slots.count { k -= slots.count }
     for r in event {
-      slots[(head + count) % slots.count] = r
-      count += 1
+      slots[k] = r
+      k += 1
+      if k == slots.count { k = 0 }
     }
-    current.apply(event[0])
+    count += event.count
+    current?.apply(event[0])
   }
 
   private mutating func evictOldest() {
     let r = slots[head]
     let span = r.kind == .epollWait ? 1 + Int(r.e) : 1
     start.apply(r)
-    head = (head + span) % slots.count
+    head += span
+    if head >= slots.count { head -= slots.count }
     count -= span
   }
 
