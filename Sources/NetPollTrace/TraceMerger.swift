@@ -9,10 +9,13 @@ import CNetPollShims
 /// after it until it arrives; the records behind it wait in the merger's own queues, not in the
 /// rings, so no recording thread ever waits for another one.
 struct TraceMerger: ~Copyable {
-  private struct Queue {
+  // A class, so that taking records from one neither copies nor re-checks the uniqueness of
+  // its array (the merger owns every queue; nothing else holds one).
+  private final class Queue: @unchecked Sendable {  // reached only through the merger, under its lock
     let buffer: ThreadBuffer
     var records: ContiguousArray<TraceRecord> = []
     var start = 0
+    init(buffer: ThreadBuffer) { self.buffer = buffer }
     var isEmpty: Bool { start == records.count }
     var front: TraceRecord { records[start] }
   }
@@ -46,8 +49,7 @@ struct TraceMerger: ~Copyable {
       let t = b.tail.load(ordering: .acquiring)
       let h = b.head.load(ordering: .relaxed)
       guard t != h else { continue }
-      var q = queues[i]
-      queues[i] = Queue(buffer: b)  // keep `records` uniquely referenced while appending
+      let q = queues[i]
       if q.start > 4096 && q.start * 2 > q.records.count {
         q.records.removeFirst(q.start)
         q.start = 0
@@ -60,7 +62,6 @@ struct TraceMerger: ~Copyable {
         q.records.append(contentsOf: UnsafeBufferPointer(start: b.slots + from, count: n))
         k += n
       }
-      queues[i] = q
       taken += t - h
       b.head.store(t, ordering: .releasing)
       if b.ownerWaiting.load(ordering: .sequentiallyConsistent) {
@@ -114,27 +115,35 @@ struct TraceMerger: ~Copyable {
     return lowest
   }
 
+  /// Hands on the run of consecutive `seq`s at the front of queue `i`.
   private mutating func takeEvent(
     from i: Int, _ sink: (UnsafeBufferPointer<TraceRecord>) -> Void
   ) {
-    let tid = queues[i].buffer.tid
-    var r = queues[i].records[queues[i].start]
-    let items = r.kind == .epollWait ? Int(r.e) : 0
-    if batch.count + 1 + items > Self.batchSize { flush(sink) }
-    var ts = clock.nanoseconds(r.ts)
-    if ts < lastTS { ts = lastTS }  // see docs/trace-format.md "Order"
-    lastTS = ts
-    r.ts = ts
-    r.tid = tid
-    batch.append(r)
-    for k in 0..<items {
-      var item = queues[i].records[queues[i].start + 1 + k]
-      item.ts = ts
-      item.tid = tid
-      batch.append(item)
+    let q = queues[i]
+    let tid = q.buffer.tid
+    var k = q.start
+    q.records.withUnsafeBufferPointer { recs in
+      while k < recs.count && recs[k].seq == nextSeq {
+        let items = recs[k].kind == .epollWait ? Int(recs[k].e) : 0
+        if batch.count + 1 + items > Self.batchSize { flush(sink) }
+        var r = recs[k]
+        var ts = clock.nanoseconds(r.ts)
+        if ts < lastTS { ts = lastTS }  // see docs/trace-format.md "Order"
+        lastTS = ts
+        r.ts = ts
+        r.tid = tid
+        batch.append(r)
+        for j in 0..<items {
+          var item = recs[k + 1 + j]
+          item.ts = ts
+          item.tid = tid
+          batch.append(item)
+        }
+        k += 1 + items
+        nextSeq += 1
+      }
     }
-    queues[i].start += 1 + items
-    nextSeq += 1
+    q.start = k
   }
 
   private mutating func flush(_ sink: (UnsafeBufferPointer<TraceRecord>) -> Void) {
