@@ -254,7 +254,7 @@ public struct TraceReplay {
 
   private mutating func readOrWrite(fd: Int, mode: PollMode, call: SocketCall, _ e: TraceEvent) {
     guard fd >= 0 else { return }
-    if let broken = unexplainedEAGAIN.removeValue(forKey: fd) {
+    if !unexplainedEAGAIN.isEmpty, let broken = unexplainedEAGAIN.removeValue(forKey: fd) {
       // The fd is still in use, so no close explains the missing park.
       violation(broken.line, .eagainNotFollowed, broken.message)
     }
@@ -270,7 +270,7 @@ public struct TraceReplay {
   /// the fd, may come in between). A deadline that has expired, or a close of the fd by another task,
   /// lets the task give up without parking.
   private mutating func followUpEAGAIN(_ e: TraceEvent) {
-    guard let pending = eagainByThread[e.tid] else { return }
+    guard !eagainByThread.isEmpty, let pending = eagainByThread[e.tid] else { return }
     let why: String
     switch e.body {
     case .park(let task, let fd, let mode):
@@ -321,7 +321,7 @@ public struct TraceReplay {
         e.line, .fdNotOpen,
         "\(e.name) hands out fd \(fd), which is still open since line \(previous.openedLine): its close is missing or comes later"
       )
-    } else if let usedLine = unopenedUses.removeValue(forKey: fd) {
+    } else if !unopenedUses.isEmpty, let usedLine = unopenedUses.removeValue(forKey: fd) {
       violation(
         usedLine, .fdNotOpen,
         "fd \(fd) is used here but created later, by \(e.name) at line \(e.line)")
@@ -333,13 +333,17 @@ public struct TraceReplay {
     state.flags.formUnion(previous.flags.intersection([.parkedRead, .parkedWrite]))
     fds[fd] = state
     summary.fds += 1
-    for mode in PollMode.allCases { deadlines[FDDirection(fd: fd, mode: mode)] = nil }
+    if !deadlines.isEmpty {
+      for mode in PollMode.allCases { deadlines[FDDirection(fd: fd, mode: mode)] = nil }
+    }
   }
 
   private mutating func closed(_ fd: Int, _ e: TraceEvent) {
-    unexplainedEAGAIN[fd] = nil  // closing: a task that did not park had this reason
-    unopenedUses[fd] = nil
-    for mode in PollMode.allCases { deadlines[FDDirection(fd: fd, mode: mode)] = nil }
+    if !unexplainedEAGAIN.isEmpty { unexplainedEAGAIN[fd] = nil }  // closing explains a missing park
+    if !unopenedUses.isEmpty { unopenedUses[fd] = nil }
+    if !deadlines.isEmpty {
+      for mode in PollMode.allCases { deadlines[FDDirection(fd: fd, mode: mode)] = nil }
+    }
     var state = fds[fd]
     if state.flags.contains(.registered) {
       // close(2) removes the registration itself, so this is worth a note, not a violation.

@@ -141,3 +141,15 @@ struct ReplayModelSizeTests {
     #expect(MemoryLayout<FDState>.stride == 32)
   }
 }
+
+@Suite("Formatting extreme values")
+struct FormattingTests {
+  @Test("durations and decimals of any size format without trapping")
+  func extremes() {
+    #expect(formatNanoseconds(Int.min).hasPrefix("-"))
+    #expect(formatNanoseconds(Int.max).hasSuffix("s"))
+    #expect(formatDecimal(1e300, digits: 2) == "1e+300")
+    #expect(formatDecimal(-9.3e18, digits: 0) == "-9.3e+18")
+    #expect(formatDecimal(1.5, digits: 2) == "1.50")
+  }
+}
