@@ -143,6 +143,9 @@ public struct TraceReplay {
     }
   }
 
+  /// Whether the trace has the runtime's own events (park, wake, stale): not for source "ebpf".
+  private var hasRuntimeEvents: Bool { header?.source.hasRuntimeEvents ?? true }
+
   /// How many fds the model holds state for (for tests of its memory bound).
   var trackedFDCount: Int { fds.count }
 
@@ -261,6 +264,8 @@ public struct TraceReplay {
     guard call.ret < 0, e.errno == "EAGAIN" || e.errno == "EWOULDBLOCK" else { return }
     // The poller's wake-up eventfd is drained until EAGAIN; nobody parks on it.
     guard !fds[fd].flags.contains(.eventfd) else { return }
+    // An "ebpf" trace has no park events: nothing can follow an EAGAIN there.
+    guard hasRuntimeEvents else { return }
     eagainByThread[e.tid] = PendingEAGAIN(line: e.line, call: call.syscall, fd: fd, mode: mode)
     timeline.pendingEAGAIN(fd: fd, mode: mode, e)
   }
@@ -382,7 +387,7 @@ public struct TraceReplay {
       where badReadiness[i].fd == fd && badReadiness[i].kind == .readinessUnregistered
         && (ctl.tag == nil || badReadiness[i].tag == ctl.tag)
       {
-        badReadiness[i].message += "; its registration comes later, at line \(e.line) (causal order broken)"
+        badReadiness[i].registeredLater = e.line
       }
     case .modify:
       if ctl.ret == 0 { fds[fd].tag = ctl.tag }
@@ -429,7 +434,7 @@ public struct TraceReplay {
         BadReadiness(
           line: e.line, epfd: wait.epfd, fd: fd, tag: entry.tag, kind: kind,
           message:
-            "readiness \(entry.events.shortDescription) for fd \(fd) with tag \(entry.tag), \(why), and no stale drop followed"
+            "readiness \(entry.events.shortDescription) for fd \(fd) with tag \(entry.tag), \(why)"
         ))
     }
   }
@@ -464,7 +469,16 @@ public struct TraceReplay {
     var kept: [BadReadiness] = []
     for bad in badReadiness {
       if epfd == nil || bad.epfd == epfd {
-        violation(bad.line, bad.kind, bad.message)
+        var message = bad.message
+        if let later = bad.registeredLater {
+          message += "; its registration comes later, at line \(later) (causal order broken)"
+        }
+        if hasRuntimeEvents || bad.registeredLater != nil {
+          violation(bad.line, bad.kind, message + ", and no stale drop followed")
+        } else {
+          // An "ebpf" trace has no stale events to show the runtime dropped it.
+          note(bad.line, message)
+        }
       } else {
         kept.append(bad)
       }
@@ -553,7 +567,7 @@ public struct TraceReplay {
       BadReadiness(
         line: e.line, epfd: ringFd ?? -1, fd: fd, tag: nil, kind: kind,
         message:
-          "poll completion res \(res) (user_data \(userData)) for fd \(fd), \(why), and no stale drop followed"
+          "poll completion res \(res) (user_data \(userData)) for fd \(fd), \(why)"
       ))
   }
 
@@ -692,7 +706,10 @@ private struct BadReadiness {
   /// The tag a `stale` event must name; `nil` matches any (io_uring has no tag).
   var tag: Int?
   var kind: ReplayViolation.Kind
+  /// What was reported, without the missing `stale` drop.
   var message: String
+  /// The line of a registration of the fd that came after the report.
+  var registeredLater: Int?
 }
 
 private struct OrphanCompletion {
