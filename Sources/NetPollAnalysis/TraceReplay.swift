@@ -360,7 +360,9 @@ public struct TraceReplay {
     state.flags.insert(.closed)
     state.closedLine = e.line
     fds[fd] = state
-    if let oldest = closedOrder.push(fd), fds[oldest].flags == [.closed] {
+    if let oldest = closedOrder.push(fd),
+      fds[oldest].flags.subtracting([.deregistered, .anyTag]) == [.closed]
+    {
       fds.remove(oldest)
     }
   }

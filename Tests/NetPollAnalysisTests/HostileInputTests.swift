@@ -136,9 +136,9 @@ struct HostileInputTests {
 
 @Suite("Replay model size")
 struct ReplayModelSizeTests {
-  @Test("an fd's state is 32 bytes: one per open fd, so 500k open fds stay well under 64 MiB")
+  @Test("an fd's state is 24 bytes: one per open fd, so 500k open fds stay under 64 MiB")
   func fdStateSize() {
-    #expect(MemoryLayout<FDState>.stride == 32)
+    #expect(MemoryLayout<FDState>.stride == 24)
   }
 }
 
