@@ -113,7 +113,7 @@ private func result(_ ret: Int, _ e: TraceEvent) -> String {
 
 /// `812ns`, `14.6µs`, `3.21ms`, `1.204s`.
 public func formatNanoseconds(_ ns: Int) -> String {
-  let magnitude = ns.magnitude
+  let magnitude = ns.magnitude  // not abs(): Int.min has no positive counterpart
   let sign = ns < 0 ? "-" : ""
   func fixed(_ value: Double, _ unit: String) -> String {
     let digits = value >= 100 ? 0 : value >= 10 ? 1 : 2
@@ -129,10 +129,10 @@ public func formatNanoseconds(_ ns: Int) -> String {
 public func formatDecimal(_ value: Double, digits: Int) -> String {
   guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
   var scale = 1.0
-  for _ in 0..<digits { scale *= 10 }
+  for _ in 0..<min(max(digits, 0), 15) { scale *= 10 }
+  // Past 2^53 a Double has no fraction to show, and Int(_:) would trap past Int.max.
+  guard abs(value) * scale < 0x1p62 else { return "\(value)" }
   let scaled = (abs(value) * scale).rounded()
-  // Beyond 2^53 a Double has no fraction to print, and Int(scaled) would trap past 2^63.
-  guard scaled < 9_007_199_254_740_992 else { return value.description }
   let whole = Int(scaled / scale)
   let fraction = Int(scaled - Double(whole) * scale)
   let sign = value < 0 && scaled != 0 ? "-" : ""

@@ -143,6 +143,9 @@ public struct TraceReplay {
     }
   }
 
+  /// Whether the trace has the runtime's own events (park, wake, stale): not for source "ebpf".
+  private var hasRuntimeEvents: Bool { header?.source.hasRuntimeEvents ?? true }
+
   /// How many fds the model holds state for (for tests of its memory bound).
   var trackedFDCount: Int { fds.count }
 
@@ -259,13 +262,15 @@ public struct TraceReplay {
 
   private mutating func readOrWrite(fd: Int, mode: PollMode, call: SocketCall, _ e: TraceEvent) {
     guard fd >= 0 else { return }
-    if let broken = unexplainedEAGAIN.removeValue(forKey: fd) {
+    if !unexplainedEAGAIN.isEmpty, let broken = unexplainedEAGAIN.removeValue(forKey: fd) {
       // The fd is still in use, so no close explains the missing park.
       violation(broken.line, .eagainNotFollowed, broken.message)
     }
     guard call.ret < 0, e.errno == "EAGAIN" || e.errno == "EWOULDBLOCK" else { return }
     // The poller's wake-up eventfd is drained until EAGAIN; nobody parks on it.
     guard !fds[fd].flags.contains(.eventfd) else { return }
+    // An "ebpf" trace has no park events: nothing can follow an EAGAIN there.
+    guard hasRuntimeEvents else { return }
     eagainByThread[e.tid] = PendingEAGAIN(line: e.line, call: call.syscall, fd: fd, mode: mode)
     timeline.pendingEAGAIN(fd: fd, mode: mode, e)
   }
@@ -275,7 +280,7 @@ public struct TraceReplay {
   /// the fd, may come in between). A deadline that has expired, or a close of the fd by another task,
   /// lets the task give up without parking.
   private mutating func followUpEAGAIN(_ e: TraceEvent) {
-    guard let pending = eagainByThread[e.tid] else { return }
+    guard !eagainByThread.isEmpty, let pending = eagainByThread[e.tid] else { return }
     let why: String
     switch e.body {
     case .park(let task, let fd, let mode):
@@ -326,7 +331,7 @@ public struct TraceReplay {
         e.line, .fdNotOpen,
         "\(e.name) hands out fd \(fd), which is still open since line \(previous.openedLine): its close is missing or comes later"
       )
-    } else if let usedLine = unopenedUses.removeValue(forKey: fd) {
+    } else if !unopenedUses.isEmpty, let usedLine = unopenedUses.removeValue(forKey: fd) {
       violation(
         usedLine, .fdNotOpen,
         "fd \(fd) is used here but created later, by \(e.name) at line \(e.line)")
@@ -338,13 +343,17 @@ public struct TraceReplay {
     state.flags.formUnion(previous.flags.intersection([.parkedRead, .parkedWrite]))
     fds[fd] = state
     summary.fds += 1
-    for mode in PollMode.allCases { deadlines[FDDirection(fd: fd, mode: mode)] = nil }
+    if !deadlines.isEmpty {
+      for mode in PollMode.allCases { deadlines[FDDirection(fd: fd, mode: mode)] = nil }
+    }
   }
 
   private mutating func closed(_ fd: Int, _ e: TraceEvent) {
-    unexplainedEAGAIN[fd] = nil  // closing: a task that did not park had this reason
-    unopenedUses[fd] = nil
-    for mode in PollMode.allCases { deadlines[FDDirection(fd: fd, mode: mode)] = nil }
+    if !unexplainedEAGAIN.isEmpty { unexplainedEAGAIN[fd] = nil }  // closing explains a missing park
+    if !unopenedUses.isEmpty { unopenedUses[fd] = nil }
+    if !deadlines.isEmpty {
+      for mode in PollMode.allCases { deadlines[FDDirection(fd: fd, mode: mode)] = nil }
+    }
     var state = fds[fd]
     if state.flags.contains(.registered) {
       // close(2) removes the registration itself, so this is worth a note, not a violation.
@@ -356,7 +365,9 @@ public struct TraceReplay {
     state.flags.insert(.closed)
     state.closedLine = e.line
     fds[fd] = state
-    if let oldest = closedOrder.push(fd), fds[oldest].flags == [.closed] {
+    if let oldest = closedOrder.push(fd),
+      fds[oldest].flags.subtracting([.deregistered, .anyTag]) == [.closed]
+    {
       fds.remove(oldest)
     }
   }
@@ -383,7 +394,7 @@ public struct TraceReplay {
       where badReadiness[i].fd == fd && badReadiness[i].kind == .readinessUnregistered
         && (ctl.tag == nil || badReadiness[i].tag == ctl.tag)
       {
-        badReadiness[i].message += "; its registration comes later, at line \(e.line) (causal order broken)"
+        badReadiness[i].registeredLater = e.line
       }
     case .modify:
       if ctl.ret == 0 { fds[fd].tag = ctl.tag }
@@ -430,7 +441,7 @@ public struct TraceReplay {
         BadReadiness(
           line: e.line, epfd: wait.epfd, fd: fd, tag: entry.tag, kind: kind,
           message:
-            "readiness \(entry.events.shortDescription) for fd \(fd) with tag \(entry.tag), \(why), and no stale drop followed"
+            "readiness \(entry.events.shortDescription) for fd \(fd) with tag \(entry.tag), \(why)"
         ))
     }
   }
@@ -465,7 +476,16 @@ public struct TraceReplay {
     var kept: [BadReadiness] = []
     for bad in badReadiness {
       if epfd == nil || bad.epfd == epfd {
-        violation(bad.line, bad.kind, bad.message)
+        var message = bad.message
+        if let later = bad.registeredLater {
+          message += "; its registration comes later, at line \(later) (causal order broken)"
+        }
+        if hasRuntimeEvents || bad.registeredLater != nil {
+          violation(bad.line, bad.kind, message + ", and no stale drop followed")
+        } else {
+          // An "ebpf" trace has no stale events to show the runtime dropped it.
+          note(bad.line, message)
+        }
       } else {
         kept.append(bad)
       }
@@ -554,7 +574,7 @@ public struct TraceReplay {
       BadReadiness(
         line: e.line, epfd: ringFd ?? -1, fd: fd, tag: nil, kind: kind,
         message:
-          "poll completion res \(res) (user_data \(userData)) for fd \(fd), \(why), and no stale drop followed"
+          "poll completion res \(res) (user_data \(userData)) for fd \(fd), \(why)"
       ))
   }
 
@@ -693,7 +713,10 @@ private struct BadReadiness {
   /// The tag a `stale` event must name; `nil` matches any (io_uring has no tag).
   var tag: Int?
   var kind: ReplayViolation.Kind
+  /// What was reported, without the missing `stale` drop.
   var message: String
+  /// The line of a registration of the fd that came after the report.
+  var registeredLater: Int?
 }
 
 private struct OrphanCompletion {

@@ -136,8 +136,20 @@ struct HostileInputTests {
 
 @Suite("Replay model size")
 struct ReplayModelSizeTests {
-  @Test("an fd's state is 32 bytes: one per open fd, so 500k open fds stay well under 64 MiB")
+  @Test("an fd's state is 24 bytes: one per open fd, so 500k open fds stay under 64 MiB")
   func fdStateSize() {
-    #expect(MemoryLayout<FDState>.stride == 32)
+    #expect(MemoryLayout<FDState>.stride == 24)
+  }
+}
+
+@Suite("Formatting extreme values")
+struct FormattingTests {
+  @Test("durations and decimals of any size format without trapping")
+  func extremes() {
+    #expect(formatNanoseconds(Int.min).hasPrefix("-"))
+    #expect(formatNanoseconds(Int.max).hasSuffix("s"))
+    #expect(formatDecimal(1e300, digits: 2) == "1e+300")
+    #expect(formatDecimal(-9.3e18, digits: 0) == "-9.3e+18")
+    #expect(formatDecimal(1.5, digits: 2) == "1.50")
   }
 }

@@ -86,4 +86,22 @@ struct TraceVersion2Tests {
     #expect(reader.header.version == 2)
     #expect(reader.end?.lines == events.count)
   }
+
+  @Test("an ebpf trace is not held to the runtime's own events: no park after EAGAIN, no stale drop")
+  func ebpfHasNoRuntimeEvents() throws {
+    let start = startLine.replacingOccurrences(
+      of: #""version":1,"backend":"epoll""#, with: #""version":2,"source":"ebpf","backend":"epoll""#)
+    let lines = [
+      start,
+      #"{"seq":1,"ts":1,"tid":7,"ev":"epoll_create","epfd":3,"flags":[],"ret":3}"#,
+      #"{"seq":2,"ts":2,"tid":7,"ev":"socket","fd":8,"domain":"AF_INET","ret":8}"#,
+      #"{"seq":3,"ts":3,"tid":7,"ev":"read","fd":8,"len":9,"ret":-1,"errno":"EAGAIN"}"#,
+      #"{"seq":4,"ts":4,"tid":7,"ev":"epoll_wait","epfd":3,"maxevents":8,"timeout_ms":-1,"ret":1,"dur_ns":1,"ready":[{"fd":8,"tag":0,"events":["EPOLLIN"]}]}"#,
+      #"{"seq":5,"ts":5,"tid":7,"ev":"epoll_wait","epfd":3,"maxevents":8,"timeout_ms":-1,"ret":0,"dur_ns":1,"ready":[]}"#,
+      #"{"seq":6,"ts":6,"tid":7,"ev":"trace_end","lines":7,"dropped":0}"#,
+    ]
+    let report = try TraceReplay.run(path: try temporaryTrace(lines.joined(separator: "\n") + "\n"))
+    #expect(report.violations == [])
+    #expect(report.notes.count == 1)
+  }
 }

@@ -30,14 +30,22 @@ def wait(*ready, tid=2):
             "ready": [{"fd": fd, "tag": tag, "events": ["EPOLLIN"]} for fd, tag in ready]}
 
 
-def trace_text(body, end=True, fix=True, start=START):
+START_V2 = dict(START, version=2, source="runtime")
+
+
+def trace_text(body, end=True, fix=True, start=START, first_seq=1):
     events = [dict(start)] + [dict(e) for e in body]
     if end:
-        events.append({"ev": "trace_end", "events": len(events) + 1, "dropped": 0})
+        count = "lines" if start.get("version") == 2 else "events"
+        events.append({"ev": "trace_end", count: len(events) + 1, "dropped": 0})
     lines = []
+    seq = first_seq - 1
     for i, e in enumerate(events):
         if fix:
-            e = {"seq": i, "ts": i * 10, "tid": e.pop("tid", 1), **e}
+            snapshot = e["ev"].startswith("snapshot_")
+            if i > 0 and not snapshot:
+                seq += 1
+            e = {"seq": 0 if i == 0 or snapshot else seq, "ts": i * 10, "tid": e.pop("tid", 1), **e}
         lines.append(json.dumps(e, separators=(",", ":")) + "\n")
     return "".join(lines)
 
@@ -205,6 +213,44 @@ class TraceCheckTests(unittest.TestCase):
 
     def test_unknown_event(self):
         self.assertViolation(self.check(trace_text(SETUP + [{"ev": "mystery"}])), "unknown event")
+
+    # -- version 2 ------------------------------------------------------------------------------
+    def test_version_2_passes_with_lines_and_source(self):
+        c = self.check(trace_text(SETUP + [wait((7, 1))], start=START_V2))
+        self.assertTrue(c.ok, c.violations)
+
+    def test_version_2_trace_end_says_lines_not_events(self):
+        text = trace_text(SETUP, start=START_V2).replace('"lines":', '"events":')
+        self.assertViolation(self.check(text), "trace_end has no 'lines'")
+
+    def test_version_2_needs_a_known_source(self):
+        start = dict(START_V2)
+        del start["source"]
+        self.assertViolation(self.check(trace_text(SETUP, start=start)), "no 'source'")
+        bad = dict(START_V2, source="dtrace")
+        self.assertViolation(self.check(trace_text(SETUP, start=bad)), "trace_start.source")
+
+    def test_version_2_has_one_type_per_field_name(self):
+        body = SETUP + [{"ev": "read", "fd": 7, "len": 1, "ret": 1, "events": 3}]
+        self.assertViolation(self.check(trace_text(body, start=START_V2)), "several JSON types")
+
+    def test_version_2_ready_before_its_add_is_a_violation(self):
+        body = SETUP[:3] + [wait((7, 1), tid=2), dict(SETUP[3], tid=5)]
+        self.assertViolation(self.check(trace_text(body, start=START_V2)), "before its ADD")
+
+    def test_a_window_starts_from_its_snapshot(self):
+        start = dict(START_V2, window=True, window_seq=40, window_ts=10, trigger="SIGUSR1")
+        body = [{"ev": "snapshot_fd", "fd": 7, "tag": 1},
+                {"ev": "snapshot_park", "task": 2, "fd": 7, "mode": "r"},
+                wait((7, 1)),
+                {"ev": "wake", "task": 2, "fd": 7, "mode": "r", "reason": "ready"}]
+        c = self.check(trace_text(body, start=start, first_seq=40))
+        self.assertTrue(c.ok, c.violations)
+        late = body[2:3] + body[:1] + body[3:]
+        self.assertViolation(self.check(trace_text(late, start=start, first_seq=40)),
+                             "after the window's first event")
+        self.assertViolation(self.check(trace_text(body[:2], start=START_V2)),
+                             "not a flight-recorder window")
 
 
 STRACE = """\

@@ -6,8 +6,13 @@ code they check. Stdlib only.
 What it verifies (each failure names FILE:LINE):
   - every line is one JSON object ending in "\\n"; seq 0, 1, 2, ... with no gap; ts integer and
     non-decreasing; tid integer; ev a known event name with its documented fields and types;
-  - the first line is trace_start (format, version 1, backend), the last trace_end whose `events`
-    equals the number of lines and whose `dropped` is 0;
+  - the first line is trace_start (format, version 1 or 2, backend; version 2: source "runtime" or
+    "ebpf"), the last trace_end whose `lines` (version 1: `events`) equals the number of lines and
+    whose `dropped` is 0;
+  - version 2: a field name has one JSON type across all event kinds; a flight-recorder window
+    (trace_start.window true) starts with snapshot_fd/snapshot_park/snapshot_op lines (seq 0),
+    then its events from seq window_seq; a ready fd whose ADD is recorded later is a violation
+    (the order is causal), where version 1 allowed it from another thread (a note);
   - errno is always a name ("EAGAIN"), present exactly when the call failed (ret < 0);
   - a field has one JSON type within an event kind;
   - every park is followed by exactly one wake of the same task, fd and mode, and no wake comes
@@ -34,7 +39,10 @@ INT, STR, LIST, OBJ = "integer", "string", "array", "object"
 SCHEMA = {
     "trace_start": {"format": STR, "version": INT, "backend": STR, "pid": INT, "wall": STR,
                     "command": STR, "backend_note": STR},
-    "trace_end": {"events": INT, "dropped": INT},
+    "trace_end": {"lines": INT, "dropped": INT},
+    "snapshot_fd": {"fd": INT, "tag": INT},
+    "snapshot_park": {"task": INT, "fd": INT, "mode": STR},
+    "snapshot_op": {"user_data": INT, "op": STR, "fd": INT},
     "epoll_create": {"epfd": INT, "flags": LIST, "ret": INT},
     "epoll_ctl": {"epfd": INT, "op": STR, "fd": INT, "events": LIST, "tag": INT, "ret": INT},
     "epoll_wait": {"epfd": INT, "maxevents": INT, "timeout_ms": INT, "ret": INT, "dur_ns": INT,
@@ -65,12 +73,22 @@ SCHEMA = {
     "uring_cqe": {"user_data": INT, "res": INT, "flags": LIST, "fd": INT},
     "uring_overflow": {"count": INT},
 }
+# Version 1 differs only here (docs/trace-format.md, "Changes from version 1").
+SCHEMA_V1_CHANGES = {
+    "trace_end": {"events": INT, "dropped": INT},
+}
+# Optional trace_start fields of version 2, with their types when present.
+START_V2_OPTIONAL = {"source": STR, "window": "boolean", "window_seq": INT, "window_ts": INT,
+                     "trigger": STR}
+SNAPSHOTS = {"snapshot_fd", "snapshot_park", "snapshot_op"}
+SOURCES = {"runtime", "ebpf"}
 BACKENDS = {"epoll", "uring", "uring-completion"}
 EPOLL_EVENT_NAMES = {"EPOLLIN", "EPOLLOUT", "EPOLLRDHUP", "EPOLLPRI", "EPOLLERR", "EPOLLHUP",
                      "EPOLLET", "EPOLLONESHOT", "EPOLLEXCLUSIVE", "EPOLLWAKEUP"}
 ENUMS = {
     ("epoll_ctl", "op"): {"ADD", "MOD", "DEL"},
     ("park", "mode"): {"r", "w"},
+    ("snapshot_park", "mode"): {"r", "w"},
     ("wake", "mode"): {"r", "w"},
     ("wake", "reason"): {"ready", "deadline", "close", "cancel"},
     ("stale", "mode"): {"r", "w", "rw"},
@@ -80,9 +98,10 @@ ENUMS = {
 }
 ERRNO_NAME = re.compile(r"^E[A-Z0-9]+$")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-# Different kinds that share a field name with different types, in the contract itself
+# Version 1 only: kinds that share a field name with different types in the contract itself
 # (trace_end.events is a count, epoll_ctl.events a list of names): reported once, as a note.
-KNOWN_CROSS_KIND_TYPES = {"events"}
+# Version 2 has one type per field name: any mix is a violation.
+KNOWN_CROSS_KIND_TYPES_V1 = {"events"}
 
 
 def json_type(v):
@@ -174,6 +193,9 @@ class TraceCheck:
         cross_types = defaultdict(set)  # field -> {types}
         prev_ts = None
         expected_seq = 0
+        self.version = 1
+        self.window = False
+        seen_event = False  # an event after trace_start (snapshots excluded)
         for i, raw in enumerate(raw_lines):
             n = i + 1
             try:
@@ -191,7 +213,25 @@ class TraceCheck:
                 if json_type(obj.get(key)) != want:
                     self.fail(n, f"'{key}' is {json_type(obj.get(key))}, not {want}")
             seq, ts, ev = obj.get("seq"), obj.get("ts"), obj.get("ev")
-            if json_type(seq) == INT:
+            if n == 1 and ev == "trace_start" and obj.get("version") == 2:
+                self.version = 2
+                self.window = obj.get("window") is True
+                if self.window and json_type(obj.get("window_seq")) == INT:
+                    expected_seq = obj["window_seq"] - 1  # the window's events start there
+            if ev in SNAPSHOTS:
+                if not self.window:
+                    self.fail(n, f"{ev} in a trace that is not a flight-recorder window")
+                elif seen_event:
+                    self.fail(n, f"{ev} after the window's first event")
+                elif seq != 0:
+                    self.fail(n, f"{ev} has seq {seq!r}, expected 0")
+            elif n > 1:
+                seen_event = True
+            if ev in SNAPSHOTS:
+                pass
+            elif n == 1 and self.window:
+                expected_seq += 1
+            elif json_type(seq) == INT:
                 if seq != expected_seq:
                     self.fail(n, f"seq {seq}, expected {expected_seq} (a gap or reordering)")
                 expected_seq = seq + 1
@@ -207,6 +247,22 @@ class TraceCheck:
                 continue
             self.events[ev] += 1
             schema = SCHEMA.get(ev)
+            if self.version == 1:
+                if ev in SNAPSHOTS:
+                    schema = None
+                schema = SCHEMA_V1_CHANGES.get(ev, schema)
+            if ev == "trace_start" and self.version == 2:
+                for key, want in START_V2_OPTIONAL.items():
+                    if key in obj and json_type(obj[key]) != want:
+                        self.fail(n, f"trace_start.{key} is {json_type(obj[key])}, not {want}")
+                if "source" not in obj:
+                    self.fail(n, "trace_start has no 'source' (version 2)")
+                elif obj["source"] not in SOURCES:
+                    self.fail(n, f"trace_start.source = {obj['source']!r}, not one of {sorted(SOURCES)}")
+                if obj.get("window") is True:
+                    for key in ("window_seq", "window_ts"):
+                        if key not in obj:
+                            self.fail(n, f"trace_start has window true but no '{key}'")
             if schema is None:
                 self.fail(n, f"unknown event '{ev}'")
                 continue
@@ -229,7 +285,7 @@ class TraceCheck:
         for key, types in cross_types.items():
             if len(types) > 1:
                 msg = f"field '{key}' has several JSON types across event kinds: {sorted(types)}"
-                if key in KNOWN_CROSS_KIND_TYPES:
+                if self.version == 1 and key in KNOWN_CROSS_KIND_TYPES_V1:
                     self.note(msg + " (as the contract defines it)")
                 else:
                     self.fail(0, msg)
@@ -244,7 +300,8 @@ class TraceCheck:
             if not isinstance(e, str) or not ERRNO_NAME.match(e):
                 self.fail(n, f"{ev}.errno = {e!r}: not an errno name")
         result_key = "res" if ev == "uring_cqe" else "ret"
-        if ev in ("trace_start", "trace_end") or result_key not in SCHEMA.get(ev, {}):
+        if ev in ("trace_start", "trace_end") or ev in SNAPSHOTS \
+                or result_key not in SCHEMA.get(ev, {}):
             if "errno" in obj:
                 self.fail(n, f"{ev} carries errno but is not a system call")
             return
@@ -267,9 +324,10 @@ class TraceCheck:
             self.backend = first.get("backend")
             if first.get("format") != "netpoll-trace":
                 self.fail(1, f"trace_start.format = {first.get('format')!r}")
-            if first.get("version") != 1:
-                self.fail(1, f"trace_start.version = {first.get('version')!r}, expected 1")
-            if self.backend not in BACKENDS:
+            if first.get("version") not in (1, 2):
+                self.fail(1, f"trace_start.version = {first.get('version')!r}, expected 1 or 2")
+            if self.backend not in BACKENDS and not (
+                    first.get("source") == "ebpf" and self.backend == "unknown"):
                 self.fail(1, f"trace_start.backend = {self.backend!r}")
             if isinstance(first.get("wall"), str) and not RFC3339.match(first["wall"]):
                 self.fail(1, f"trace_start.wall = {first['wall']!r} is not RFC 3339")
@@ -278,8 +336,9 @@ class TraceCheck:
             self.fail(self.lines, "the last line is not trace_end (the run was not stopped cleanly)")
         else:
             self.end = last
-            if last.get("events") != self.lines:
-                self.fail(self.lines, f"trace_end.events = {last.get('events')}, "
+            count = "lines" if self.version == 2 else "events"
+            if last.get(count) != self.lines:
+                self.fail(self.lines, f"trace_end.{count} = {last.get(count)}, "
                                       f"but the file has {self.lines} lines")
             if last.get("dropped") != 0:
                 self.fail(self.lines, f"trace_end.dropped = {last.get('dropped')}, expected 0")
@@ -295,6 +354,7 @@ class TraceCheck:
         pending_stale = defaultdict(list)  # tid -> [(fd, tag, line, index, epfd)]
         sqe_user_data = set()
         sqe_op = {}  # user_data -> op of the latest uring_sqe with it (latest wins)
+        snapshot_registered = {}  # fd -> (tag, line), from a window's snapshot_fd lines
         unresolved = []
 
         for idx, r in enumerate(records):
@@ -313,7 +373,16 @@ class TraceCheck:
             ev = r.get("ev")
             if isinstance(ev, str) and ev.startswith("epoll_"):
                 self.epoll_events += 1
-            if ev == "park":
+            if ev == "snapshot_park":
+                parked[r.get("task")] = (r.get("fd"), r.get("mode"), n)
+            elif ev == "snapshot_fd":
+                # Registered on the window's epoll instance (or armed on its ring), whichever
+                # that is: record it for every instance the window uses.
+                snapshot_registered[r.get("fd")] = (r.get("tag"), n)
+            elif ev == "snapshot_op":
+                sqe_user_data.add(r.get("user_data"))
+                sqe_op[r.get("user_data")] = r.get("op")
+            elif ev == "park":
                 self.parks += 1
                 task = r.get("task")
                 if task in parked:
@@ -334,7 +403,7 @@ class TraceCheck:
             elif ev == "epoll_create":
                 if r.get("ret", -1) >= 0:
                     self.epfds.add(r.get("epfd"))
-                    registered[r.get("epfd")] = {}
+                    registered[r.get("epfd")] = dict(snapshot_registered)
             elif ev == "eventfd":
                 if r.get("ret", -1) >= 0:
                     self.eventfds.add(r.get("fd"))
@@ -346,7 +415,11 @@ class TraceCheck:
                 sqe_op[r.get("user_data")] = r.get("op")
             elif ev == "uring_cqe":
                 self.cqes += 1
-                if r.get("user_data") not in sqe_user_data:
+                ud = r.get("user_data")
+                from_snapshot = isinstance(ud, int) and (ud & 0xFFFFFFFF) in snapshot_registered \
+                    and snapshot_registered[ud & 0xFFFFFFFF][0] == ud >> 32
+                if ud not in sqe_user_data and not from_snapshot and not (
+                        self.window and isinstance(ud, int) and (ud >> 32 == 0 or r.get("res", 0) < 0)):
                     self.fail(n, f"uring_cqe user_data {r.get('user_data')} matches no earlier "
                                  "uring_sqe (a submission missing from the trace?)")
                 self.count_completion(sqe_op.get(r.get("user_data")), r)
@@ -376,6 +449,10 @@ class TraceCheck:
                 calls = self.epoll_calls[epfd]
                 calls[op if op in ("ADD", "MOD", "DEL") else "other"] += 1
                 self.ctl_fds[epfd][(op, fd)] += 1
+                if epfd not in self.epfds and self.window and epfd not in registered:
+                    # A window may start after the epoll_create: its snapshot is the state.
+                    self.epfds.add(epfd)
+                    registered[epfd] = dict(snapshot_registered)
                 if epfd not in self.epfds:
                     self.fail(n, f"epoll_ctl on epfd {epfd}, which no epoll_create made")
                 if r.get("ret") != 0:
@@ -411,6 +488,8 @@ class TraceCheck:
                     self.fail(n, "a failed epoll_wait lists ready fds")
                 if isinstance(r.get("maxevents"), int) and len(ready) > r["maxevents"]:
                     self.fail(n, f"ready has {len(ready)} entries, more than maxevents")
+                if self.window and epfd not in registered:
+                    registered[epfd] = dict(snapshot_registered)
                 regs = registered[epfd]
                 for item in ready:
                     self.ready_items += 1
@@ -460,6 +539,10 @@ class TraceCheck:
         for fd, tag, n, idx, epfd in unresolved:
             later = [h for h in ctl_history[(epfd, fd)] if h[0] > idx]
             if later and later[0][1] == "ADD" and later[0][2] == tag and later[0][3] == 0:
+                if self.version >= 2:
+                    self.fail(n, f"epoll_wait.ready names fd {fd} tag {tag} before its ADD at line "
+                                 f"{later[0][0] + 1} (version 2 orders causally)")
+                    continue
                 self.raced_adds += 1
                 continue
             where = last_del[epfd].get(fd)
