@@ -42,15 +42,19 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     }
   }()
 
-  /// Makes the backend's poller.
-  func makePoller(sys: Syscalls) throws(NetPollError) -> any Poller {
+  /// Makes the backend's poller. `ringEntries` sizes an io_uring SQ (tests use a tiny one to
+  /// exercise the full-SQ path); nil is ``URingPoller/defaultEntries``.
+  func makePoller(sys: Syscalls, ringEntries: UInt32? = nil) throws(NetPollError) -> any Poller {
+    let entries = ringEntries ?? URingPoller.defaultEntries
     switch self {
     case .epoll:
       do { return try EpollPoller(sys: sys) } catch { throw .system(syscall: "epoll_create1", errno: error) }
     case .uring:
-      do { return try URingPoller(sys: sys) } catch { throw .system(syscall: "io_uring_setup", errno: error) }
+      do { return try URingPoller(sys: sys, entries: entries) } catch {
+        throw .system(syscall: "io_uring_setup", errno: error)
+      }
     case .uringCompletion:
-      do { return try URingPoller(sys: sys, mode: .completion) } catch {
+      do { return try URingPoller(sys: sys, entries: entries, mode: .completion) } catch {
         throw .system(syscall: "io_uring_setup", errno: error)
       }
     }

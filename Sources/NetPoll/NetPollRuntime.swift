@@ -35,12 +35,18 @@ public final class NetPollRuntime: Sendable {
   /// Starts a runtime on `backend` with `workers` threads (default: one per core).
   ///
   /// - Parameter recorder: where every system call, park and wake is recorded; nil for none.
-  public init(backend: Backend = .epoll, recorder: TraceRecorder? = nil, workers: Int? = nil)
+  public convenience init(backend: Backend = .epoll, recorder: TraceRecorder? = nil, workers: Int? = nil)
     throws(NetPollError)
   {
+    try self.init(backend: backend, recorder: recorder, workers: workers, ringEntries: nil)
+  }
+
+  /// As the public initialiser, with the io_uring SQ size (`ringEntries`, nil for the default)
+  /// exposed for tests of the full-SQ path.
+  init(backend: Backend, recorder: TraceRecorder?, workers: Int?, ringEntries: UInt32?) throws(NetPollError) {
     self.backend = backend
     sys = Syscalls(recorder: recorder)
-    poller = try backend.makePoller(sys: sys)
+    poller = try backend.makePoller(sys: sys, ringEntries: ringEntries)
     let count = workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     let poller = self.poller
     scheduler = Scheduler(workers: count, wakeupPoller: { poller.wakeup() })

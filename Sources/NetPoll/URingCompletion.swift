@@ -353,8 +353,10 @@ extension URingPoller {
     return (op, .ready)
   }
 
-  /// ``enqueue(submitNow:_:)`` for callers that cannot fail: a full SQ is flushed to make room,
-  /// and a ring that refuses even that is a broken invariant.
+  /// ``enqueue(submitNow:_:)`` for callers that cannot fail. A full SQ or a refused submission
+  /// never fails it (the operation waits in the backlog for the next enter); what is left is an
+  /// errno that means a bug of ours (EBADF, EFAULT, EINVAL on our own ring) or a ring used after
+  /// ``shutdown()``, both broken invariants.
   func enqueueOrFail<R>(_ decide: (inout Submission) -> (Operation?, R)) -> R {
     var out: R?
     do {
