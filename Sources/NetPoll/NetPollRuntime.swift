@@ -18,6 +18,8 @@ public final class NetPollRuntime: Sendable {
   /// The system-call layer, with the trace recorder (if any).
   public let sys: Syscalls
   let poller: any Poller
+  /// How sockets reach the kernel on this backend; each ``PollFD`` keeps a copy.
+  let socketIO: any SocketIO
   let descriptors = DescriptorTable()
   let timers = DeadlineTimers()
   let scheduler: Scheduler
@@ -46,7 +48,9 @@ public final class NetPollRuntime: Sendable {
   init(backend: Backend, recorder: TraceRecorder?, workers: Int?, ringEntries: UInt32?) throws(NetPollError) {
     self.backend = backend
     sys = Syscalls(recorder: recorder)
-    poller = try backend.makePoller(sys: sys, ringEntries: ringEntries)
+    let driver = try backend.makeDriver(sys: sys, ringEntries: ringEntries)
+    poller = driver.poller
+    socketIO = driver.io
     let count = workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     let poller = self.poller
     scheduler = Scheduler(workers: count, wakeupPoller: { poller.wakeup() })

@@ -26,12 +26,12 @@ final class PollFD: Sendable {
     io = runtime.socketIO
     pd = runtime.descriptors.open(fd: fd)
     do {
-      try runtime.poller.open(fd: fd, token: pd.token)
+      try io.register(fd: fd, token: pd.token)
     } catch {
       runtime.descriptors.remove(pd)
       runtime.descriptors.recycle(pd)
       try? runtime.sys.close(fd: fd)
-      throw .system(syscall: runtime.poller.registrationCall, errno: error)
+      throw .system(syscall: io.registrationCall, errno: error)
     }
   }
 
@@ -66,7 +66,7 @@ final class PollFD: Sendable {
 
   private func destroy() {
     // DEL before close: once closed the number can be reused by another thread's accept.
-    try? runtime.poller.close(fd: fd, token: pd.token)
+    try? io.deregister(fd: fd, token: pd.token)
     runtime.descriptors.remove(pd)
     try? runtime.sys.close(fd: fd)
     runtime.descriptors.recycle(pd)

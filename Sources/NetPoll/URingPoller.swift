@@ -176,22 +176,19 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     cqes = .allocate(capacity: Self.maxEvents)
   }
 
-  /// The completion engine sockets use in completion mode; nil in readiness mode.
-  var completion: URingCompletion? { mode == .completion ? URingCompletion(poller: self) : nil }
-
+  /// Readiness mode only: in completion mode sockets register nothing (``URingCompletion`` is
+  /// their ``SocketIO`` and never calls this), so a call is a bug.
   public func open(fd: Int32, token: PollToken) throws(Errno) {
-    // Completion mode registers nothing: each operation is its own submission.
-    guard mode == .readiness else { return }
+    precondition(mode == .readiness, "URingPoller: open(fd: \(fd)) on ring \(ringFD) in completion mode")
     try enqueue { s in
       s.armed[fd] = token.tag
       return .pollAdd(fd: fd, userData: token.userData)
     }
   }
 
+  /// Readiness mode only, as ``open(fd:token:)``.
   public func close(fd: Int32, token: PollToken) throws(Errno) {
-    // Completion mode: the fd's last operation has completed (each holds a reference on the fd,
-    // and close(2) waits for the last one), so nothing of it is left in the kernel.
-    guard mode == .readiness else { return }
+    precondition(mode == .readiness, "URingPoller: close(fd: \(fd)) on ring \(ringFD) in completion mode")
     try enqueue(submitNow: true) { s in
       if s.armed[fd] == token.tag { s.armed[fd] = nil }
       return .cancel(fd: fd, target: token.userData)
