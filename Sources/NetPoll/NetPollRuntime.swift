@@ -140,6 +140,8 @@ public final class NetPollRuntime: Sendable {
     for (pd, ev) in s.ready {
       // The descriptor may have been closed and reused since it was resolved; its tag says so.
       guard pd.tag.load(ordering: .acquiring) == ev.token.tag else { continue }
+      // Before the wake or latch that the reader will see (PollFD's short-read rule reads it).
+      if ev.hangup { pd.hangup.store(true, ordering: .sequentiallyConsistent) }
       if ev.readable, let w = pd.unblock(.read, ioReady: true) { wake(w, pd, .read, .ready) }
       if ev.writable, let w = pd.unblock(.write, ioReady: true) { wake(w, pd, .write, .ready) }
     }

@@ -83,7 +83,10 @@ struct ReadinessSocketIO: SocketIO {
     // data queued, but checking after it would cost a poll(2) per message to every reader of
     // exact-size messages (the next read finds that data anyway, unless its EAGAIN is false).
     let never: (Int) -> Bool = { _ in false }
-    return try await handle.perform(.read, "read", mayStayReady: never) { () throws(Errno) in
+    // A short read (not 0: end of stream has no edge after it) drained the stream socket.
+    let count = buffer.count
+    let short: (Int) -> Bool = { $0 > 0 && $0 < count }
+    return try await handle.perform(.read, "read", mayStayReady: never, drains: short) { () throws(Errno) in
       try sys.read(fd: fd, into: buffer)
     }
   }

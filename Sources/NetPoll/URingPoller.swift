@@ -276,19 +276,22 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
       }
       var readable = false
       var writable = false
+      var hangup = false
       if cqe.res >= 0 {
         let mask = UInt32(cqe.res)
         let errOrHup = mask & (Self.pollErr | Self.pollHup) != 0
         readable = errOrHup || mask & (Self.pollIn | Self.pollRDHUP | Self.pollPRI) != 0
         writable = errOrHup || mask & Self.pollOut != 0
+        hangup = errOrHup || mask & Self.pollRDHUP != 0
       }
       if cqe.flags & IORING_CQE_F_MORE == 0 {
         guard rearm(token) else { continue }  // the final CQE of a closed registration
         readable = true
         writable = true
+        hangup = true  // a lost edge may have been the peer's FIN
       }
       if readable || writable {
-        out.append(PollEvent(token: token, readable: readable, writable: writable))
+        out.append(PollEvent(token: token, readable: readable, writable: writable, hangup: hangup))
       }
     }
     countOverflow()
