@@ -1,4 +1,5 @@
 import NetPoll
+import NetPollServer
 import NetPollAnalysis
 import NetPollTrace
 

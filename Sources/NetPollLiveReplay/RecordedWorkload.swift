@@ -1,4 +1,5 @@
 import NetPoll
+import NetPollServer
 import NetPollAnalysis
 
 /// The client side of a server trace, reconstructed from what the server did: its connections in

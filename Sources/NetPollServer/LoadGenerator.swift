@@ -1,3 +1,4 @@
+import NetPoll
 import CNetPollShims
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import NetPoll
 import CNetPollShims
 import NetPollTrace
 

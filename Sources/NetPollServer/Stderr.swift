@@ -1,3 +1,4 @@
+import NetPoll
 #if canImport(Glibc)
   import Glibc
 #endif
