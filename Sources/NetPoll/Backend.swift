@@ -50,7 +50,9 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     switch self {
     case .epoll:
       let poller: EpollPoller
-      do { poller = try EpollPoller(sys: sys) } catch { throw .system(syscall: "epoll_create1", errno: error) }
+      do { poller = try EpollPoller(sys: sys) } catch {
+        throw .system(syscall: "epoll_create1", errno: error)
+      }
       return BackendDriver(poller: poller, io: ReadinessSocketIO(poller: poller))
     case .uring:
       let poller: URingPoller

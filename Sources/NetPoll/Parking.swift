@@ -60,7 +60,8 @@ extension NetPollRuntime {
           refused()
           let now = pd.load(mode)
           let reason =
-            now == PollDescriptor.Semaphore.ready ? TraceWakeReason.ready : (pd.blockingReason(mode) ?? .ready)
+            now == PollDescriptor.Semaphore.ready
+            ? TraceWakeReason.ready : (pd.blockingReason(mode) ?? .ready)
           wake(waiter, pd, mode, reason)
           return
         }

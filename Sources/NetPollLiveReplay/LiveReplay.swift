@@ -1,6 +1,6 @@
 import NetPoll
-import NetPollServer
 import NetPollAnalysis
+import NetPollServer
 import NetPollTrace
 
 #if canImport(Glibc)

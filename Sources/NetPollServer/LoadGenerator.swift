@@ -1,5 +1,5 @@
-import NetPoll
 import CNetPollShims
+import NetPoll
 
 #if canImport(Glibc)
   import Glibc

@@ -1,4 +1,5 @@
 import NetPoll
+
 #if canImport(Glibc)
   import Glibc
 #endif

@@ -1,5 +1,5 @@
-import NetPoll
 import CNetPollShims
+import NetPoll
 import NetPollTrace
 
 #if canImport(Glibc)

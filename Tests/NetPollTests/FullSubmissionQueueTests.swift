@@ -1,9 +1,9 @@
 import Glibc
+import NetPollServer
 import NetPollTrace
 import Testing
 
 @testable import NetPoll
-import NetPollServer
 
 /// io_uring with a submission queue far smaller than the work in flight: every few SQEs the SQ
 /// is full, and whoever prepares the next one must make room without holding up the poll that
