@@ -26,11 +26,13 @@ let package = Package(
     .target(
       name: "NetPollAnalysis",
       dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
+    // `netpoll record`: another process's epoll and io_uring calls, through bpftrace, as a trace.
+    .target(name: "NetPollRecord", dependencies: ["NetPollTrace"]),
     .target(name: "NetPollLiveReplay", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis"]),
     .executableTarget(
       name: "netpoll",
       dependencies: [
-        "NetPoll", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay",
+        "NetPoll", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay", "NetPollRecord",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -38,6 +40,7 @@ let package = Package(
     .testTarget(
       name: "NetPollTests", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay"]),
     .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"]),
+    .testTarget(name: "NetPollRecordTests", dependencies: ["NetPollRecord"]),
     .testTarget(
       name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"], exclude: ["Fixtures"]),
   ],
