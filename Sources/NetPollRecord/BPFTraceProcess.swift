@@ -113,12 +113,32 @@ final class BPFTraceProcess {
     return total
   }
 
-  func interrupt() { kill(pid, SIGINT) }
+  private var paused = false
+
+  /// SIGSTOP: bpftrace stops reading its buffers (the kernel keeps filling them).
+  func pause() {
+    guard !paused else { return }
+    paused = true
+    kill(pid, SIGSTOP)
+  }
+
+  /// SIGCONT after ``pause()``.
+  func resume() {
+    guard paused else { return }
+    paused = false
+    kill(pid, SIGCONT)
+  }
+
+  func interrupt() {
+    resume()
+    kill(pid, SIGINT)
+  }
 
   /// Interrupts bpftrace if still running and reaps it.
   func stop() {
     var status: Int32 = 0
     if waitpid(pid, &status, WNOHANG) == 0 {
+      resume()
       kill(pid, SIGINT)
       for _ in 0..<100 {
         if waitpid(pid, &status, WNOHANG) != 0 { break }

@@ -47,6 +47,18 @@ public struct RecordSummary: Sendable {
 /// per-CPU buffers held is read; the losses bpftrace reports (`Lost N events`) become
 /// `trace_end.dropped`.
 public enum Recorder {
+  /// bpftrace 0.17 reads perf buffers opened with one wakeup per event, and left running it wakes
+  /// and reads a handful of events at a time. So bpftrace is kept stopped (SIGSTOP) except for
+  /// `on` out of every `period` nanoseconds; the kernel keeps filling the 4 MiB per-CPU buffers
+  /// meanwhile (about 50,000 events each) and bpftrace drains them in one batch when continued.
+  /// Losses, if the buffers ever fill, are still counted in `dropped`. Measured with
+  /// `tools/bench-record` on the Go peer (2-vCPU Firecracker VM): bpftrace's and the recorder's
+  /// CPU per request fell from 27.2 to 10.6 µs with no event dropped; the traced server's own CPU
+  /// per request (about 48 µs against 10 untraced) did not change: that cost is the kernel's,
+  /// one perf-buffer wakeup (an irq_work self-interrupt) per event, which bpftrace 0.17 does not
+  /// let us batch.
+  public static let dutyCycle = (on: UInt64(20_000_000), period: UInt64(100_000_000))
+
   /// Checks what recording needs, before anything is started or created.
   public static func preflight(_ options: RecordOptions) throws(RecordError) -> String {
     guard geteuid() == 0 else { throw .notRoot }
@@ -151,8 +163,17 @@ public enum Recorder {
     var exitStatus: Int32?
     var forwardedAt: UInt64?
     var bpftraceAlive = true
+    var period = monotonicNanos()
     while stoppedBy.isEmpty {
-      if !bt.readAvailable(waitMs: 50, feed) {
+      // Batching (see ``dutyCycle``): bpftrace runs for `on` of every `period`.
+      let now = monotonicNanos()
+      if now >= period + dutyCycle.period {
+        period = now
+        bt.resume()
+      } else if now >= period + dutyCycle.on {
+        bt.pause()
+      }
+      if !bt.readAvailable(waitMs: 10, feed) {
         bpftraceAlive = false
         stoppedBy = "bpftrace exited: \(bt.errorText())"
         break
@@ -186,6 +207,7 @@ public enum Recorder {
     }
 
     // Drain: what the kernel buffered before the marker is read before bpftrace is stopped.
+    bt.resume()
     if bpftraceAlive {
       let before = markers
       for _ in 0..<20 where markers == before {
