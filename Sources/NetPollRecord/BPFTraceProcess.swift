@@ -14,7 +14,26 @@ final class BPFTraceProcess {
   private var stderrText: [UInt8] = []
   private var outOpen = true
 
-  init(path: String, program: String) throws(RecordError) {
+  /// `bpftrace -B full -e PROGRAM`.
+  convenience init(path: String, program: String) throws(RecordError) {
+    try self.init(path: path, arguments: ["bpftrace", "-B", "full", "-e", program], usesPauses: true)
+  }
+
+  /// The libbpf loader (tools/record-bpf): `netpoll-record-bpf OBJECT PID MARKER SOCKETS`. It
+  /// polls a ring buffer that never wakes it, so it is never paused.
+  convenience init(loader: RecordLoader, program: BPFTraceProgram) throws(RecordError) {
+    let sockets = program.sockets.map(String.init).joined(separator: ",")
+    try self.init(
+      path: loader.binary,
+      arguments: [loader.binary, loader.object, "\(program.pid)", "\(program.markerPID)", sockets],
+      usesPauses: false)
+  }
+
+  /// Whether ``pause()`` applies (bpftrace) or is a no-op (the loader).
+  let usesPauses: Bool
+
+  private init(path: String, arguments: [String], usesPauses: Bool) throws(RecordError) {
+    self.usesPauses = usesPauses
     var o: [Int32] = [-1, -1]
     var e: [Int32] = [-1, -1]
     guard closeOnExecPipe(&o), closeOnExecPipe(&e) else { throw .spawn("pipe", errno: errno) }
@@ -37,7 +56,7 @@ final class BPFTraceProcess {
       i += 1
     }
     var pid: pid_t = 0
-    let rc = withCStrings(["bpftrace", "-B", "full", "-e", program]) { argv in
+    let rc = withCStrings(arguments) { argv in
       withCStrings(env) { envp in posix_spawn(&pid, path, &actions, &attr, argv, envp) }
     }
     close(o[1])
@@ -117,7 +136,7 @@ final class BPFTraceProcess {
 
   /// SIGSTOP: bpftrace stops reading its buffers (the kernel keeps filling them).
   func pause() {
-    guard !paused else { return }
+    guard usesPauses, !paused else { return }
     paused = true
     kill(pid, SIGSTOP)
   }

@@ -12,13 +12,35 @@ public struct RecordOptions: Sendable {
   /// Stop after this many seconds (nil: when the process exits or on SIGINT/SIGTERM).
   public var duration: Double?
   public var overwrite: Bool
+  /// Record with the libbpf loader instead of bpftrace.
+  public var loader: RecordLoader?
 
-  public init(pid: Int32?, command: [String], tracePath: String, duration: Double?, overwrite: Bool) {
+  public init(
+    pid: Int32?, command: [String], tracePath: String, duration: Double?, overwrite: Bool,
+    loader: RecordLoader? = nil
+  ) {
+    self.loader = loader
     self.pid = pid
     self.command = command
     self.tracePath = tracePath
     self.duration = duration
     self.overwrite = overwrite
+  }
+}
+
+/// The libbpf recorder built by `tools/record-bpf/build`: the same events as the bpftrace program,
+/// through a ring buffer that is polled instead of waking the reader per event.
+public struct RecordLoader: Sendable {
+  /// `netpoll-record-bpf`.
+  public var binary: String
+  /// `record.bpf.o`.
+  public var object: String
+
+  /// The loader and object in `directory`, or nil if either is missing.
+  public init?(directory: String) {
+    binary = directory + "/netpoll-record-bpf"
+    object = directory + "/record.bpf.o"
+    guard access(binary, X_OK) == 0, access(object, R_OK) == 0 else { return nil }
   }
 }
 
@@ -62,9 +84,10 @@ public enum Recorder {
   /// Checks what recording needs, before anything is started or created.
   public static func preflight(_ options: RecordOptions) throws(RecordError) -> String {
     guard geteuid() == 0 else { throw .notRoot }
-    guard let bpftrace = findExecutable("bpftrace") else { throw .noBPFTrace }
-    try ensureTracefs()
     if let pid = options.pid { try TracedProcess.check(pid) }
+    try ensureTracefs()
+    if let loader = options.loader { return loader.binary }
+    guard let bpftrace = findExecutable("bpftrace") else { throw .noBPFTrace }
     return bpftrace
   }
 
@@ -102,7 +125,12 @@ public enum Recorder {
       }
     }
     let program = BPFTraceProgram(pid: pid, markerPID: getpid(), sockets: open.sockets)
-    let bt = try BPFTraceProcess(path: bpftrace, program: program.text)
+    let bt: BPFTraceProcess
+    if let loader = options.loader {
+      bt = try BPFTraceProcess(loader: loader, program: program)
+    } else {
+      bt = try BPFTraceProcess(path: bpftrace, program: program.text)
+    }
     installStopSignals()
 
     var lost: Int64 = 0

@@ -28,6 +28,12 @@ struct Record: ParsableCommand {
   @Flag(help: "Overwrite the trace file if it exists.")
   var force = false
 
+  @Option(
+    help: ArgumentHelp(
+      "Record with the libbpf loader in this directory (built by tools/record-bpf/build) instead of bpftrace.",
+      valueName: "dir"))
+  var loader: String?
+
   @Argument(parsing: .postTerminator, help: "The command to start and record (after --).")
   var command: [String] = []
 
@@ -40,8 +46,15 @@ struct Record: ParsableCommand {
   }
 
   func run() throws {
-    let options = RecordOptions(
+    var options = RecordOptions(
       pid: pid, command: command, tracePath: trace, duration: duration, overwrite: force)
+    if let loader {
+      guard let found = RecordLoader(directory: loader) else {
+        printError("netpoll record: --loader \(loader): no netpoll-record-bpf and record.bpf.o there (run tools/record-bpf/build)")
+        throw ExitCode(2)
+      }
+      options.loader = found
+    }
     do {
       let bpftrace = try Recorder.preflight(options)
       let summary = try Recorder.run(options, bpftrace: bpftrace) { printError("netpoll record: \($0)") }
