@@ -72,9 +72,11 @@ final class BPFTraceProcess {
     _ = fcntl(err, F_SETFL, O_NONBLOCK)
   }
 
-  /// Waits up to `waitMs` for output, hands each complete line to `line`; false once stdout is
-  /// at end of file.
-  func readAvailable(waitMs: Int32, _ line: (UnsafeRawBufferPointer) -> Void) -> Bool {
+  /// Waits up to `waitMs` for output and hands over what came: each complete text line to `line`
+  /// (bpftrace), or each binary record to `record` (the loader). False once stdout is at its end.
+  func readAvailable(
+    waitMs: Int32, _ line: (UnsafeRawBufferPointer) -> Void, _ record: (KernelRecord) -> Void
+  ) -> Bool {
     guard outOpen else { return false }
     var fds = [pollfd(fd: out, events: Int16(POLLIN), revents: 0), pollfd(fd: err, events: Int16(POLLIN), revents: 0)]
     let ready = poll(&fds, 2, waitMs)
@@ -86,6 +88,20 @@ final class BPFTraceProcess {
     if n == 0 {
       outOpen = false
       return false
+    }
+    if !usesPauses {  // the loader: fixed-size binary records
+      let size = KernelRecord.binarySize
+      carry.append(contentsOf: buffer[0..<n])
+      let whole = carry.count / size * size
+      carry.withUnsafeBytes { all in
+        var off = 0
+        while off < whole {
+          record(KernelRecord.decode(binary: UnsafeRawBufferPointer(rebasing: all[off..<off + size])))
+          off += size
+        }
+      }
+      carry.removeFirst(whole)
+      return true
     }
     buffer.withUnsafeBytes { chunk in
       var start = 0

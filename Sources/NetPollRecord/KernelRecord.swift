@@ -83,6 +83,19 @@ public struct KernelRecord: Sendable {
     return record
   }
 
+  /// Size of one binary record from the libbpf loader (tools/record-bpf/loader.c, `struct rec`):
+  /// code (u8), value count (u8), padding (u16), tid (u32), ten u64 values (time first).
+  public static let binarySize = 88
+
+  /// Decodes one binary record: the tid becomes value 0, as in the text form.
+  public static func decode(binary p: UnsafeRawBufferPointer) -> KernelRecord {
+    var record = KernelRecord(code: p[0])
+    let n = min(Int(p[1]), capacity - 1)
+    record.append(Int64(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+    for i in 0..<n { record.append(p.loadUnaligned(fromByteOffset: 8 + 8 * i, as: Int64.self)) }
+    return record
+  }
+
   /// The line bpftrace prints when its perf buffer overflowed: `Lost N events`.
   public static func lostEvents(_ line: UnsafeRawBufferPointer) -> Int64? {
     let prefix: StaticString = "Lost "

@@ -139,9 +139,16 @@ public enum Recorder {
     var lost: Int64 = 0
     var markers = 0
     var writeError: RecordError?
+    func take(_ r: KernelRecord) {
+      switch r.code {
+      case UInt8(ascii: "M"): markers += 1
+      case UInt8(ascii: "!"): lost += r[1]  // the loader's count of events its ring had no room for
+      default: converter.consume(r)
+      }
+    }
     func feed(_ line: UnsafeRawBufferPointer) {
       if let r = KernelRecord.parse(line) {
-        if r.code == UInt8(ascii: "M") { markers += 1 } else { converter.consume(r) }
+        take(r)
       } else if let n = KernelRecord.lostEvents(line) {
         lost += n
       }
@@ -159,7 +166,7 @@ public enum Recorder {
       while !until() {
         let now = monotonicNanos()
         if now >= deadline { return true }
-        if !bt.readAvailable(waitMs: Int32(min(50, (deadline - now) / 1_000_000 + 1)), feed) { return false }
+        if !bt.readAvailable(waitMs: Int32(min(50, (deadline - now) / 1_000_000 + 1)), feed, take) { return false }
         flushOutput()
       }
       return true
@@ -204,7 +211,7 @@ public enum Recorder {
       } else if now >= period + dutyCycle.on {
         bt.pause()
       }
-      if !bt.readAvailable(waitMs: 10, feed) {
+      if !bt.readAvailable(waitMs: 10, feed, take) {
         bpftraceAlive = false
         stoppedBy = "bpftrace exited: \(bt.errorText())"
         break
@@ -248,7 +255,7 @@ public enum Recorder {
       _ = pump(timeoutMs: 100, until: { false })
       bt.interrupt()
       let giveUp = monotonicNanos() + 30_000_000_000
-      while monotonicNanos() < giveUp && bt.readAvailable(waitMs: 1000, feed) { flushOutput() }
+      while monotonicNanos() < giveUp && bt.readAvailable(waitMs: 1000, feed, take) { flushOutput() }
       bt.stop()
     }
     lost += bt.lostReportedOnStderr
