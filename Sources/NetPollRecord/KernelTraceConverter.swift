@@ -32,7 +32,11 @@ public final class KernelTraceConverter {
   /// The `ts` of the last line written.
   public private(set) var lastTS: Int64 = 0
 
-  private var heap: [Pending] = []
+  /// The records held, by slot; the heap orders 24-byte entries pointing at them, so a sift moves
+  /// 24 bytes, not a whole record.
+  private var slots: [Pending] = []
+  private var freeSlots: [Int] = []
+  private var heap: [HeapEntry] = []
   private var arrivals: UInt64 = 0
   private var newestSeen: UInt64 = 0
   private var pendingReady: [Int64: [ReadyItem]] = [:]
@@ -50,11 +54,16 @@ public final class KernelTraceConverter {
 
   struct Pending {
     var key: UInt64
-    var arrival: UInt64
     var record: KernelRecord
     var ready: [ReadyItem]
+  }
 
-    static func < (a: Pending, b: Pending) -> Bool {
+  struct HeapEntry {
+    var key: UInt64
+    var arrival: UInt64
+    var slot: Int
+
+    static func < (a: HeapEntry, b: HeapEntry) -> Bool {
       a.key != b.key ? a.key < b.key : a.arrival < b.arrival
     }
   }
@@ -102,7 +111,16 @@ public final class KernelTraceConverter {
     }
     newestSeen = max(newestSeen, raw)
     arrivals += 1
-    push(Pending(key: raw, arrival: arrivals, record: r, ready: ready))
+    let pending = Pending(key: raw, record: r, ready: ready)
+    let slot: Int
+    if let free = freeSlots.popLast() {
+      slot = free
+      slots[slot] = pending
+    } else {
+      slot = slots.count
+      slots.append(pending)
+    }
+    push(HeapEntry(key: raw, arrival: arrivals, slot: slot))
     while let top = heap.first, top.key &+ reorderWindowNanos < newestSeen {
       write(pop())
     }
@@ -121,7 +139,7 @@ public final class KernelTraceConverter {
 
   // MARK: The heap
 
-  private func push(_ p: Pending) {
+  private func push(_ p: HeapEntry) {
     heap.append(p)
     var i = heap.count - 1
     while i > 0 {
@@ -133,7 +151,10 @@ public final class KernelTraceConverter {
   }
 
   private func pop() -> Pending {
-    let top = heap[0]
+    let topEntry = heap[0]
+    let top = slots[topEntry.slot]
+    slots[topEntry.slot].ready = []
+    freeSlots.append(topEntry.slot)
     let last = heap.removeLast()
     if !heap.isEmpty {
       heap[0] = last
