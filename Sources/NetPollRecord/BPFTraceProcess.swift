@@ -78,7 +78,9 @@ final class BPFTraceProcess {
     waitMs: Int32, _ line: (UnsafeRawBufferPointer) -> Void, _ record: (KernelRecord) -> Void
   ) -> Bool {
     guard outOpen else { return false }
-    var fds = [pollfd(fd: out, events: Int16(POLLIN), revents: 0), pollfd(fd: err, events: Int16(POLLIN), revents: 0)]
+    var fds = [
+      pollfd(fd: out, events: Int16(POLLIN), revents: 0), pollfd(fd: err, events: Int16(POLLIN), revents: 0),
+    ]
     let ready = poll(&fds, 2, waitMs)
     if ready <= 0 { return true }
     if fds[1].revents != 0 { drainStderr() }
@@ -143,7 +145,9 @@ final class BPFTraceProcess {
     var total: Int64 = 0
     for line in String(decoding: stderrText, as: UTF8.self).split(separator: "\n") {
       var bytes = Array(line.utf8)
-      if let n = bytes.withUnsafeMutableBytes({ KernelRecord.lostEvents(UnsafeRawBufferPointer($0)) }) { total += n }
+      if let n = bytes.withUnsafeMutableBytes({ KernelRecord.lostEvents(UnsafeRawBufferPointer($0)) }) {
+        total += n
+      }
     }
     return total
   }

@@ -91,7 +91,8 @@ public enum Recorder {
     return bpftrace
   }
 
-  public static func run(_ options: RecordOptions, bpftrace: String, log: (String) -> Void) throws(RecordError)
+  public static func run(_ options: RecordOptions, bpftrace: String, log: (String) -> Void)
+    throws(RecordError)
     -> RecordSummary
   {
     let t0 = monotonicNanos()
@@ -114,7 +115,11 @@ public enum Recorder {
         path: options.tracePath, header: .init(pid: pid, command: commandText, wall: wall),
         overwrite: options.overwrite)
     } catch {
-      if child > 0 { kill(child, SIGKILL); var s: Int32 = 0; waitpid(child, &s, 0) }
+      if child > 0 {
+        kill(child, SIGKILL)
+        var s: Int32 = 0
+        waitpid(child, &s, 0)
+      }
       throw error
     }
     // Paused bpftrace hands over up to a period's worth of one CPU's events after another CPU's
@@ -166,7 +171,9 @@ public enum Recorder {
       while !until() {
         let now = monotonicNanos()
         if now >= deadline { return true }
-        if !bt.readAvailable(waitMs: Int32(min(50, (deadline - now) / 1_000_000 + 1)), feed, take) { return false }
+        if !bt.readAvailable(waitMs: Int32(min(50, (deadline - now) / 1_000_000 + 1)), feed, take) {
+          return false
+        }
         flushOutput()
       }
       return true
@@ -184,7 +191,11 @@ public enum Recorder {
     guard attached else {
       let why = bt.errorText()
       bt.stop()
-      if child > 0 { kill(child, SIGKILL); var s: Int32 = 0; waitpid(child, &s, 0) }
+      if child > 0 {
+        kill(child, SIGKILL)
+        var s: Int32 = 0
+        waitpid(child, &s, 0)
+      }
       unlink(options.tracePath)
       throw .bpftraceFailed(why.isEmpty ? "it did not attach within 120 s" : why)
     }
@@ -263,10 +274,17 @@ public enum Recorder {
       kill(child, SIGTERM)
       var status: Int32 = 0
       for _ in 0..<100 {
-        if waitpid(child, &status, WNOHANG) == child { exitStatus = status; break }
+        if waitpid(child, &status, WNOHANG) == child {
+          exitStatus = status
+          break
+        }
         usleep(50_000)
       }
-      if exitStatus == nil { kill(child, SIGKILL); waitpid(child, &status, 0); exitStatus = status }
+      if exitStatus == nil {
+        kill(child, SIGKILL)
+        waitpid(child, &status, 0)
+        exitStatus = status
+      }
     }
     converter.drain()
     flushOutput()

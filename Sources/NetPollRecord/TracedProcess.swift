@@ -36,7 +36,9 @@ public enum TracedProcess {
     guard let dir = opendir("/proc/\(pid)/fd") else { return ([], []) }
     defer { closedir(dir) }
     while let entry = readdir(dir) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+      let name = withUnsafeBytes(of: entry.pointee.d_name) {
+        String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+      }
       guard let fd = Int32(name) else { continue }
       var target = [CChar](repeating: 0, count: 256)
       let n = readlink("/proc/\(pid)/fd/\(fd)", &target, target.count - 1)

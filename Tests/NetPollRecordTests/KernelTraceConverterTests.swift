@@ -31,14 +31,20 @@ private func convert(_ lines: [String]) -> [String] {
     "T 8 2000 5 1 9 2147483653 42 0",
   ])
   #expect(out.count == 2)
-  #expect(out[0].hasPrefix(#"{"seq":1,"ts":1000,"tid":8,"ev":"epoll_ctl","epfd":5,"op":"ADD","fd":9,"events":["EPOLLIN","EPOLLOUT","EPOLLET"],"tag":42,"ret":0"#))
+  #expect(
+    out[0].hasPrefix(
+      #"{"seq":1,"ts":1000,"tid":8,"ev":"epoll_ctl","epfd":5,"op":"ADD","fd":9,"events":["EPOLLIN","EPOLLOUT","EPOLLET"],"tag":42,"ret":0"#
+    ))
   #expect(out[1].contains(#""ready":[{"fd":9,"tag":42,"events":["EPOLLIN"]}]"#))
   #expect(out[1].contains(#""seq":2,"ts":2000"#))
 }
 
 @Test func `a failed call has ret -1 and the errno by name`() {
   let out = convert(["I 3 2000 7 4096 -11 1"])
-  #expect(out[0] == #"{"seq":1,"ts":1000,"tid":3,"ev":"read","fd":7,"len":4096,"ret":-1,"errno":"EAGAIN","syscall":"recvfrom"}"#)
+  #expect(
+    out[0]
+      == #"{"seq":1,"ts":1000,"tid":3,"ev":"read","fd":7,"len":4096,"ret":-1,"errno":"EAGAIN","syscall":"recvfrom"}"#
+  )
 }
 
 @Test func `a CQE names the fd of the SQE with the same user_data`() {

@@ -50,7 +50,9 @@ struct Record: ParsableCommand {
       pid: pid, command: command, tracePath: trace, duration: duration, overwrite: force)
     if let loader {
       guard let found = RecordLoader(directory: loader) else {
-        printError("netpoll record: --loader \(loader): no netpoll-record-bpf and record.bpf.o there (run tools/record-bpf/build)")
+        printError(
+          "netpoll record: --loader \(loader): no netpoll-record-bpf and record.bpf.o there (run tools/record-bpf/build)"
+        )
         throw ExitCode(2)
       }
       options.loader = found
