@@ -29,12 +29,14 @@ let package = Package(
     .target(
       name: "NetPollAnalysis",
       dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
+    // `netpoll record`: another process's epoll and io_uring calls, through bpftrace, as a trace.
+    .target(name: "NetPollRecord", dependencies: ["NetPollTrace"]),
     .target(
       name: "NetPollLiveReplay", dependencies: ["NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis"]),
     .executableTarget(
       name: "netpoll",
       dependencies: [
-        "NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay",
+        "NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay", "NetPollRecord",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
@@ -43,6 +45,7 @@ let package = Package(
       name: "NetPollTests",
       dependencies: ["NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay"]),
     .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"], exclude: ["Fixtures"]),
+    .testTarget(name: "NetPollRecordTests", dependencies: ["NetPollRecord"]),
     .testTarget(
       name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"], exclude: ["Fixtures"]),
   ],
