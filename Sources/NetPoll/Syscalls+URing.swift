@@ -38,9 +38,11 @@ extension Syscalls {
     let r = netpoll_uring_enter(ringFD, toSubmit, minComplete, flags, timeoutNs)
     if let recorder {
       let dur = Int64(netpoll_monotonic_ns() &- start)
+      // The contract writes a failed call as ret -1 with the errno's name, as for every other
+      // system call (docs/trace-format.md); the wrapper hands back -errno.
       recorder.record(
         TraceRecord(
-          .uringEnter, ret: Int64(r), errno: r < 0 ? -r : 0, a: Int64(ringFD), b: Int64(toSubmit),
+          .uringEnter, ret: r < 0 ? -1 : Int64(r), errno: r < 0 ? -r : 0, a: Int64(ringFD), b: Int64(toSubmit),
           c: Int64(minComplete), d: Int64(flags), e: dur))
     }
     return r

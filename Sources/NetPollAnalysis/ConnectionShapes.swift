@@ -67,9 +67,15 @@ public struct ConnectionShapes: Sendable {
     }
   }
 
-  /// The most common shape and its count.
+  /// The most common shape and its count; among equally common ones the shortest, then the
+  /// first in lexicographic order (a dictionary's order differs from run to run: the choice must
+  /// not, or `diff` would print different findings for the same two files).
   public var typical: (steps: [String], count: Int)? {
-    counts.max { ($0.value, $1.key.count) < ($1.value, $0.key.count) }.map { ($0.key, $0.value) }
+    counts.max { a, b in
+      if a.value != b.value { return a.value < b.value }
+      if a.key.count != b.key.count { return a.key.count > b.key.count }
+      return b.key.lexicographicallyPrecedes(a.key)
+    }.map { ($0.key, $0.value) }
   }
 
   /// Connections seen to their close.

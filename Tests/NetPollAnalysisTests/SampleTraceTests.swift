@@ -28,32 +28,32 @@ struct SampleFigures: Sendable, CustomTestStringConvertible {
 
   static let all: [SampleFigures] = [
     SampleFigures(
-      name: "echo-epoll", backend: "epoll", events: 2163, kernelEntries: 1373, requests: 400,
-      bytesRead: 204_800,
-      bytesWritten: 204_800, eagain: 394, parks: 394, wakes: [.ready: 393, .close: 1], staleDrops: 0),
+      name: "echo-epoll", backend: "epoll", events: 1742, kernelEntries: 936, requests: 400,
+      bytesRead: 204800,
+      bytesWritten: 204800, eagain: 2, parks: 402, wakes: [.ready: 401, .close: 1], staleDrops: 0),
     SampleFigures(
-      name: "echo-uring", backend: "uring", events: 2537, kernelEntries: 1298, requests: 400,
-      bytesRead: 204_800,
-      bytesWritten: 204_800, eagain: 392, parks: 392, wakes: [.ready: 391, .close: 1], staleDrops: 5),
+      name: "echo-uring", backend: "uring", events: 2124, kernelEntries: 871, requests: 400,
+      bytesRead: 204800,
+      bytesWritten: 204800, eagain: 3, parks: 403, wakes: [.ready: 402, .close: 1], staleDrops: 0),
     SampleFigures(
-      name: "http-epoll", backend: "epoll", events: 595, kernelEntries: 405, requests: 100, bytesRead: 8064,
-      bytesWritten: 8400, eagain: 94, parks: 94, wakes: [.ready: 93, .close: 1], staleDrops: 0),
+      name: "http-epoll", backend: "epoll", events: 496, kernelEntries: 290, requests: 100, bytesRead: 8064,
+      bytesWritten: 8400, eagain: 2, parks: 102, wakes: [.ready: 101, .close: 1], staleDrops: 0),
     SampleFigures(
-      name: "http-uring", backend: "uring", events: 689, kernelEntries: 359, requests: 100, bytesRead: 8064,
-      bytesWritten: 8400, eagain: 98, parks: 98, wakes: [.ready: 97, .close: 1], staleDrops: 2),
+      name: "http-uring", backend: "uring", events: 650, kernelEntries: 300, requests: 100, bytesRead: 8064,
+      bytesWritten: 8400, eagain: 7, parks: 107, wakes: [.ready: 106, .close: 1], staleDrops: 0),
     SampleFigures(
-      name: "deadline-epoll", backend: "epoll", events: 66, kernelEntries: 47, requests: 1, bytesRead: 64,
-      bytesWritten: 64, eagain: 6, parks: 6, wakes: [.ready: 1, .deadline: 4, .close: 1], staleDrops: 0),
+      name: "deadline-epoll", backend: "epoll", events: 65, kernelEntries: 46, requests: 1, bytesRead: 64,
+      bytesWritten: 64, eagain: 5, parks: 6, wakes: [.ready: 1, .deadline: 4, .close: 1], staleDrops: 0),
     SampleFigures(
-      name: "deadline-uring", backend: "uring", events: 90, kernelEntries: 37, requests: 1, bytesRead: 64,
-      bytesWritten: 64, eagain: 7, parks: 7, wakes: [.ready: 2, .deadline: 4, .close: 1], staleDrops: 0),
+      name: "deadline-uring", backend: "uring", events: 87, kernelEntries: 37, requests: 1, bytesRead: 64,
+      bytesWritten: 64, eagain: 5, parks: 6, wakes: [.ready: 1, .deadline: 4, .close: 1], staleDrops: 0),
     // Completion mode: no read/write/accept events; the figures come from RECV/SEND/ACCEPT completions.
     SampleFigures(
-      name: "echo-uring-completion", backend: "uring-completion", events: 3474, kernelEntries: 201,
-      requests: 400, bytesRead: 204_800, bytesWritten: 204_800, eagain: 0, parks: 817,
+      name: "echo-uring-completion", backend: "uring-completion", events: 3478, kernelEntries: 203,
+      requests: 400, bytesRead: 204800, bytesWritten: 204800, eagain: 0, parks: 817,
       wakes: [.ready: 816, .close: 1], staleDrops: 0),
     SampleFigures(
-      name: "http-uring-completion", backend: "uring-completion", events: 980, kernelEntries: 138,
+      name: "http-uring-completion", backend: "uring-completion", events: 1047, kernelEntries: 205,
       requests: 100, bytesRead: 8064, bytesWritten: 8400, eagain: 0, parks: 209,
       wakes: [.ready: 208, .close: 1], staleDrops: 0),
     SampleFigures(
@@ -143,8 +143,8 @@ struct SampleTraceTests {
   @Test("diff of the epoll and io_uring echo traces: kernel entries per request, batching, divergence")
   func diffEcho() throws {
     let diff = try TraceDiff.run(pathA: sampleTrace("echo-epoll"), pathB: sampleTrace("echo-uring"))
-    #expect(diff.findings.contains("B needs 3.25 kernel entries per request where A needs 3.43."))
-    #expect(diff.findings.contains("A (epoll) gets 3.36 readiness reports per kernel wait; B (uring) 6.60."))
+    #expect(diff.findings.contains("B needs 2.18 kernel entries per request where A needs 2.34."))
+    #expect(diff.findings.contains("A (epoll) gets 5.48 readiness reports per kernel wait; B (uring) 17.65."))
     #expect(
       diff.findings.contains(
         "The typical connection first diverges at step 2 (before the first request), after 'accept': A does 'epoll_ctl ADD'; B does 'sqe POLL_ADD'."
@@ -161,10 +161,10 @@ struct SampleTraceTests {
     let diff = try TraceDiff.run(
       pathA: sampleTrace("echo-epoll"), pathB: sampleTrace("echo-uring-completion"))
     #expect(
-      diff.findings.contains("B needs 0.50 kernel entries per request where A needs 3.43 (6.8x fewer)."))
+      diff.findings.contains("B needs 0.51 kernel entries per request where A needs 2.34 (4.6x fewer)."))
     #expect(
       diff.findings.contains(
-        "A (epoll) gets 3.36 readiness reports per kernel wait; B (uring-completion) reaps 4.42 completions per io_uring_enter, each a call's result, not a readiness report."
+        "A (epoll) gets 5.48 readiness reports per kernel wait; B (uring-completion) reaps 4.38 completions per io_uring_enter, each a call's result, not a readiness report."
       ))
     let readiness = try #require(diff.rows.first { $0.key == "readiness_per_wait" })
     #expect(readiness.b == nil && readiness.direction == "n/a")
