@@ -1,6 +1,7 @@
 import Glibc
 import NetPoll
 import NetPollTrace
+import Synchronization
 import Testing
 
 /// Sockets over real loopback connections, on every backend.
@@ -154,25 +155,43 @@ import Testing
   @Test("stopping the server wakes every parked task with reason close", arguments: Backend.available)
   func stopWakesEveryone(_ backend: Backend) async throws {
     let h = try Harness(backend)
+    let recorder = h.recorder
+    let seen = Mutex<[TraceRecord]>([])
+    let parkedAtStop = Mutex<Set<Int64>>([])
     let trace = try await h.run { rt in
       let server = try Server(runtime: rt, address: SocketAddress("127.0.0.1:0"), protocol: .echo)
       let serving = rt.spawn { await server.run() }
       var clients: [TCPConnection] = []
       for _ in 0..<20 { clients.append(try await TCPConnection.connect(to: server.localAddress, on: rt)) }
-      while server.connectionCount < 20 { try await Task.sleep(for: .milliseconds(5)) }
-      try await Task.sleep(for: .milliseconds(30))
+      // Wait for the state, not for a while: the accept loop and the 20 handlers all parked.
+      try await eventually("the accept loop and 20 handlers park") {
+        seen.withLock { $0 += recorder.drainAll() }
+        return Self.openParks(seen.withLock { $0 }).count == 21
+      }
+      parkedAtStop.withLock { $0 = Set(Self.openParks(seen.withLock { $0 }).keys) }
       server.stop()
       await serving.value
       for c in clients { c.close() }
     }
-    var parked: Set<Int64> = []
-    for r in trace {
-      if r.kind == .park { parked.insert(r.a) }
-      if r.kind == .wake { parked.remove(r.a) }
+    let all = seen.withLock { $0 } + trace
+    #expect(Self.openParks(all).isEmpty, "every park has its wake")
+    let parked = parkedAtStop.withLock { $0 }
+    #expect(parked.count == 21)
+    // Each task parked when stop() was called is next woken with reason close.
+    let before = seen.withLock { $0.count }
+    for task in parked {
+      let wake = all[before...].first { $0.kind == .wake && $0.a == task }
+      #expect(wake?.d == TraceWakeReason.close.rawValue, "task \(task): \(wake.map(describe) ?? "never woken")")
     }
-    #expect(parked.isEmpty)
-    #expect(
-      trace.of(.wake).contains { $0.d == TraceWakeReason.close.rawValue },
-      "the accept loop, at least, woke for close")
+  }
+
+  /// Tasks parked and not yet woken, with their park.
+  static func openParks(_ trace: [TraceRecord]) -> [Int64: TraceRecord] {
+    var parked: [Int64: TraceRecord] = [:]
+    for r in trace {
+      if r.kind == .park { parked[r.a] = r }
+      if r.kind == .wake { parked[r.a] = nil }
+    }
+    return parked
   }
 }

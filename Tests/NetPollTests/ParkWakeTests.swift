@@ -51,12 +51,22 @@ import Testing
       try await client.write([2, 3])
       try await eventually("the readiness is latched") { server.debugReadState == .ready }
       #expect(try await server.read(maxBytes: 10) == [2, 3])
+      // Delivered once: the next read's EAGAIN consumes the latch, retries, and parks; it must
+      // stay parked until new data arrives (a latch delivered again would wake it with nothing
+      // to read: an extra park and wake in the trace).
+      async let third = server.read(maxBytes: 10)
+      try await eventually("the next reader parks") { server.debugReadState == .parked }
+      try await client.write([4])
+      #expect(try await third == [4])
       server.close()
       client.close()
       listener.close()
     }
-    let parks = trace.waits(fd: serverFD.value!).filter { $0.kind == .park }
-    #expect(parks.count == 1, "only the first read parked")
+    let waits = trace.waits(fd: serverFD.value!).filter { $0.c == TraceMode.read.rawValue }
+    let parks = waits.filter { $0.kind == .park }
+    let readyWakes = waits.filter { $0.kind == .wake && $0.d == TraceWakeReason.ready.rawValue }
+    #expect(parks.count == 2, "the first and the third read parked, the latched one did not")
+    #expect(readyWakes.count == 2, "one wake per park: the latched readiness woke nobody")
   }
 
   @Test("a second task waiting in the same direction is refused, not lost", arguments: Backend.available)

@@ -426,6 +426,17 @@ import Testing
           Issue.record("\(label): woken with reason deadline (seq \(w.seq)) with no deadline set")
         }
       }
+      // A reader's wake with reason ready needs a readiness to explain it: data the client sent
+      // or an event injected with the fd's current token. An injected stale token, a deadline
+      // (reset) or a close explains none. (Not checked for writers: their socket becomes
+      // writable on its own while loopback moves the send buffer into the peer's receive buffer;
+      // on io_uring the writer is often woken so, with nothing injected.)
+      guard t.mode == .read else { continue }
+      for r in records where r.kind == .wake && r.b == Int64(t.fd) && r.c == t.mode.rawValue {
+        if r.d == TraceWakeReason.ready.rawValue && t.actions.isDisjoint(with: [.data, .inject]) {
+          Issue.record("\(label): woken with reason ready (seq \(r.seq)) with no readiness to explain it")
+        }
+      }
     }
 
     // A readiness event for a closed registration is dropped and recorded as stale, never delivered.
