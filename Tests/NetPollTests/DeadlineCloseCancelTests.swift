@@ -4,7 +4,7 @@ import NetPollTrace
 import Testing
 
 /// Waking a parked task for a reason other than readiness, on every backend.
-@Suite struct DeadlineCloseCancel {
+@Suite(.enabled(if: timingTestsEnabled)) struct DeadlineCloseCancel {
   @Test("a read deadline wakes a parked reader with .deadlineExceeded", arguments: Backend.available)
   func readDeadline(_ backend: Backend) async throws {
     let h = try Harness(backend)

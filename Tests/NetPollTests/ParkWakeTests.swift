@@ -1,7 +1,8 @@
 import Glibc
-import NetPoll
 import NetPollTrace
 import Testing
+
+@testable import NetPoll
 
 /// Park, wake and latched readiness, on every backend.
 @Suite struct ParkWake {
@@ -106,7 +107,7 @@ import Testing
 
   @Test(
     "a task hopping between two runtimes wakes the blocked poller of the one it goes to",
-    arguments: Backend.available)
+    .enabled(if: timingTestsEnabled), arguments: Backend.available)
   func hopWakesOtherRuntime(_ backend: Backend) async throws {
     // One worker each, idle, so each blocks in the kernel while the task is on the other. An
     // armed read deadline bounds each block (3 s there, 6 s here): a lost wake-up shows as a slow
@@ -124,7 +125,9 @@ import Testing
     }
     hereServer.setReadDeadline(after: .seconds(6))
     thereServer.setReadDeadline(after: .seconds(3))
-    try await Task.sleep(for: .milliseconds(50))  // both workers settle into a blocking poll
+    try await eventually("both workers block in a poll") {
+      [here, there].allSatisfy { rt in rt.scheduler.state.withLock { s, _ in s.pointee.pollerBlocked } }
+    }
     let start = nowMs()
     await here.run {
       await there.run {}  // enqueued there by here's worker, then back here by there's

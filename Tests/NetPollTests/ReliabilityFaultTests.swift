@@ -7,7 +7,7 @@ import Testing
 /// Peers that misbehave (issue 6, "Faults"): the server cuts them by its deadlines and keeps
 /// serving everyone else. Kernel faults (strace injection), fd exhaustion, a full trace disk and
 /// signals are checked against the binary by `tools/check-faults`.
-@Suite struct ReliabilityFaults {
+@Suite(.enabled(if: timingTestsEnabled)) struct ReliabilityFaults {
   @Test(
     "a client that connects and never sends is cut by the idle deadline (echo and HTTP)",
     arguments: Backend.available, ServerProtocol.allCases)
