@@ -21,7 +21,13 @@ struct Harness {
   }
 
   /// Runs `body` on the runtime, then shuts the runtime down; returns what was recorded.
-  func run(_ body: @Sendable (NetPollRuntime) async throws -> Void) async throws -> [TraceRecord] {
+  /// Every test that runs through here has its park/wake pairing checked: each park left in the
+  /// trace is woken once, for the same fd and mode (a test that drained part of the trace itself
+  /// may see wakes whose parks it took; those are not flagged).
+  func run(
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: @Sendable (NetPollRuntime) async throws -> Void
+  ) async throws -> [TraceRecord] {
     let rt = runtime
     do {
       try await rt.run { try await body(rt) }
@@ -30,7 +36,9 @@ struct Harness {
       throw error
     }
     rt.shutdown()
-    return recorder.drainAll()
+    let trace = recorder.drainAll()
+    for problem in parkWakeProblems(trace) { Issue.record("\(problem)", sourceLocation: sourceLocation) }
+    return trace
   }
 
   /// A connected pair: (accepted server side, client side).
@@ -102,4 +110,22 @@ func acceptedConnections(_ trace: [TraceRecord]) -> Int {
     }
   }
   return count
+}
+
+/// Parks without a wake, parks while parked, and wakes for another fd or mode than their park.
+func parkWakeProblems(_ trace: [TraceRecord]) -> [String] {
+  var problems: [String] = []
+  var parked: [Int64: TraceRecord] = [:]
+  for r in trace where r.kind == .park || r.kind == .wake {
+    if r.kind == .park {
+      if let p = parked[r.a] { problems.append("task \(r.a) parked (seq \(r.seq)) while parked since seq \(p.seq)") }
+      parked[r.a] = r
+    } else if let p = parked.removeValue(forKey: r.a), p.b != r.b || p.c != r.c {
+      problems.append("task \(r.a) parked on fd \(p.b) mode \(p.c) (seq \(p.seq)), woken for fd \(r.b) mode \(r.c)")
+    }
+  }
+  for p in parked.values.sorted(by: { $0.seq < $1.seq }) {
+    problems.append("task \(p.a) parked on fd \(p.b) mode \(p.c) (seq \(p.seq)) and was never woken")
+  }
+  return problems
 }
