@@ -118,6 +118,7 @@ import Testing
       let del = trace.first { r in r.kind == .epollCtl && r.c == serverFD && r.b == ctlDel }
       #expect(del != nil)
       #expect((del?.seq ?? .max) < (close?.seq ?? 0), "DEL before close")
+      #expect((wake?.seq ?? .max) < (del?.seq ?? 0), "the waiter is woken before the DEL")
     }
     if backend == .uringCompletion {
       // The parked RECV is cancelled and its final CQE reaped before the wake, so the buffer
