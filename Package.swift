@@ -7,6 +7,7 @@ let package = Package(
   products: [
     .library(name: "NetPoll", targets: ["NetPoll"]),
     .library(name: "NetPollTrace", targets: ["NetPollTrace"]),
+    .library(name: "NetPollServer", targets: ["NetPollServer"]),
     .library(name: "NetPollAnalysis", targets: ["NetPollAnalysis"]),
     .executable(name: "netpoll", targets: ["netpoll"]),
   ],
@@ -23,21 +24,28 @@ let package = Package(
       name: "CURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
     .target(name: "NetPollTrace", dependencies: ["CNetPollShims"]),
     .target(name: "NetPoll", dependencies: ["NetPollTrace", "CNetPollShims", "CURing"]),
+    // Applications on the runtime: the echo/HTTP server and the load generator.
+    .target(name: "NetPollServer", dependencies: ["NetPoll", "NetPollTrace", "CNetPollShims"]),
     .target(
       name: "NetPollAnalysis",
       dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
-    .target(name: "NetPollLiveReplay", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis"]),
+    // `netpoll record`: another process's epoll and io_uring calls, through bpftrace, as a trace.
+    .target(name: "NetPollRecord", dependencies: ["NetPollTrace"]),
+    .target(
+      name: "NetPollLiveReplay", dependencies: ["NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis"]),
     .executableTarget(
       name: "netpoll",
       dependencies: [
-        "NetPoll", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay",
+        "NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay", "NetPollRecord",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(
       name: "netpoll-bench", dependencies: ["NetPoll", "NetPollTrace"], path: "Sources/NetPollBench"),
     .testTarget(
-      name: "NetPollTests", dependencies: ["NetPoll", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay"]),
+      name: "NetPollTests",
+      dependencies: ["NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay"]),
     .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"], exclude: ["Fixtures"]),
+    .testTarget(name: "NetPollRecordTests", dependencies: ["NetPollRecord"]),
     .testTarget(
       name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"], exclude: ["Fixtures"]),
   ],

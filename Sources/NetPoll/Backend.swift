@@ -42,19 +42,39 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     }
   }()
 
-  /// Makes the backend's poller.
-  func makePoller(sys: Syscalls) throws(NetPollError) -> any Poller {
+  /// Makes the backend's parts: its poller and how its sockets reach the kernel. `ringEntries`
+  /// sizes an io_uring SQ (tests use a tiny one to exercise the full-SQ path); nil is
+  /// ``URingPoller/defaultEntries``. The one place that names the concrete backends.
+  func makeDriver(sys: Syscalls, ringEntries: UInt32? = nil) throws(NetPollError) -> BackendDriver {
+    let entries = ringEntries ?? URingPoller.defaultEntries
     switch self {
     case .epoll:
-      do { return try EpollPoller(sys: sys) } catch { throw .system(syscall: "epoll_create1", errno: error) }
+      let poller: EpollPoller
+      do { poller = try EpollPoller(sys: sys) } catch {
+        throw .system(syscall: "epoll_create1", errno: error)
+      }
+      return BackendDriver(poller: poller, io: ReadinessSocketIO(poller: poller))
     case .uring:
-      do { return try URingPoller(sys: sys) } catch { throw .system(syscall: "io_uring_setup", errno: error) }
-    case .uringCompletion:
-      do { return try URingPoller(sys: sys, mode: .completion) } catch {
+      let poller: URingPoller
+      do { poller = try URingPoller(sys: sys, entries: entries) } catch {
         throw .system(syscall: "io_uring_setup", errno: error)
       }
+      return BackendDriver(poller: poller, io: ReadinessSocketIO(poller: poller))
+    case .uringCompletion:
+      let poller: URingPoller
+      do { poller = try URingPoller(sys: sys, entries: entries, mode: .completion) } catch {
+        throw .system(syscall: "io_uring_setup", errno: error)
+      }
+      return BackendDriver(poller: poller, io: URingCompletion(poller: poller))
     }
   }
+}
+
+/// What a backend gives the runtime: the ``Poller`` its workers block in, and the ``SocketIO``
+/// its sockets use (the readiness loop over that poller, or operations on the poller's ring).
+struct BackendDriver {
+  let poller: any Poller
+  let io: any SocketIO
 }
 
 /// What `--backend` asks for: one backend, or `auto`, which picks io_uring (readiness mode) when

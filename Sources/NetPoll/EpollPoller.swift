@@ -86,8 +86,9 @@ public final class EpollPoller: Poller, @unchecked Sendable {
       let readable =
         errOrHup || bits & UInt32(EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLPRI.rawValue) != 0
       let writable = errOrHup || bits & UInt32(EPOLLOUT.rawValue) != 0
+      let hangup = errOrHup || bits & UInt32(EPOLLRDHUP.rawValue) != 0
       if readable || writable {
-        out.append(PollEvent(token: token, readable: readable, writable: writable))
+        out.append(PollEvent(token: token, readable: readable, writable: writable, hangup: hangup))
       }
     }
   }

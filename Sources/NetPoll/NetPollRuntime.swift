@@ -18,6 +18,8 @@ public final class NetPollRuntime: Sendable {
   /// The system-call layer, with the trace recorder (if any).
   public let sys: Syscalls
   let poller: any Poller
+  /// How sockets reach the kernel on this backend; each ``PollFD`` keeps a copy.
+  let socketIO: any SocketIO
   let descriptors = DescriptorTable()
   let timers = DeadlineTimers()
   let scheduler: Scheduler
@@ -35,12 +37,20 @@ public final class NetPollRuntime: Sendable {
   /// Starts a runtime on `backend` with `workers` threads (default: one per core).
   ///
   /// - Parameter recorder: where every system call, park and wake is recorded; nil for none.
-  public init(backend: Backend = .epoll, recorder: TraceRecorder? = nil, workers: Int? = nil)
+  public convenience init(backend: Backend = .epoll, recorder: TraceRecorder? = nil, workers: Int? = nil)
     throws(NetPollError)
   {
+    try self.init(backend: backend, recorder: recorder, workers: workers, ringEntries: nil)
+  }
+
+  /// As the public initialiser, with the io_uring SQ size (`ringEntries`, nil for the default)
+  /// exposed for tests of the full-SQ path.
+  init(backend: Backend, recorder: TraceRecorder?, workers: Int?, ringEntries: UInt32?) throws(NetPollError) {
     self.backend = backend
     sys = Syscalls(recorder: recorder)
-    poller = try backend.makePoller(sys: sys)
+    let driver = try backend.makeDriver(sys: sys, ringEntries: ringEntries)
+    poller = driver.poller
+    socketIO = driver.io
     let count = workers ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     let poller = self.poller
     scheduler = Scheduler(workers: count, wakeupPoller: { poller.wakeup() })
@@ -130,6 +140,8 @@ public final class NetPollRuntime: Sendable {
     for (pd, ev) in s.ready {
       // The descriptor may have been closed and reused since it was resolved; its tag says so.
       guard pd.tag.load(ordering: .acquiring) == ev.token.tag else { continue }
+      // Before the wake or latch that the reader will see (PollFD's short-read rule reads it).
+      if ev.hangup { pd.hangup.store(true, ordering: .sequentiallyConsistent) }
       if ev.readable, let w = pd.unblock(.read, ioReady: true) { wake(w, pd, .read, .ready) }
       if ev.writable, let w = pd.unblock(.write, ioReady: true) { wake(w, pd, .write, .ready) }
     }

@@ -20,35 +20,7 @@ extension NetPollRuntime {
   /// readiness: the caller retries its system call.
   func wait(_ pd: PollDescriptor, _ mode: IOMode) async throws(NetPollError) {
     guard try commitToWait(pd, mode, consumingLatch: true) else { return }
-    let waiter = makeWaiter()
-    let fd = Int64(pd.fd.load(ordering: .relaxed))
-    sys.recorder?.record(TraceRecord(.park, a: waiter.task, b: fd, c: mode.trace.rawValue))
-    let reason: TraceWakeReason = await withTaskCancellationHandler {
-      await withUnsafeContinuation { continuation in
-        waiter.continuation = continuation
-        let bits = waiter.retainedBits()
-        if pd.compareExchange(mode, expected: PollDescriptor.Semaphore.waiting, desired: bits) {
-          // Cancelled before the handler could see the waiter: take it back ourselves.
-          if Task.isCancelled,
-            pd.compareExchange(mode, expected: bits, desired: PollDescriptor.Semaphore.empty)
-          {
-            wake(Waiter.take(bits), pd, mode, .cancel)
-          }
-          return
-        }
-        // Readiness, a close or a deadline arrived between the commit and now: no real sleep.
-        _ = Waiter.take(bits)
-        let now = pd.load(mode)
-        let reason =
-          now == PollDescriptor.Semaphore.ready ? TraceWakeReason.ready : (pd.blockingReason(mode) ?? .ready)
-        wake(waiter, pd, mode, reason)
-      }
-    } onCancel: {
-      let bits = UInt(bitPattern: Unmanaged.passUnretained(waiter).toOpaque())
-      if pd.compareExchange(mode, expected: bits, desired: PollDescriptor.Semaphore.empty) {
-        wake(Waiter.take(bits), pd, mode, .cancel)
-      }
-    }
+    let reason = await park(pd, mode, makeWaiter())
     // As Go does on return from gopark, the readiness that woke us is consumed — but only a
     // `ready` latch: Go's fdMutex guarantees no other reader exists by now, ours does not (a
     // cancelled reader's successor may already be parked here), so a waiter is left alone.
@@ -57,6 +29,56 @@ extension NetPollRuntime {
         mode, expected: PollDescriptor.Semaphore.ready, desired: PollDescriptor.Semaphore.empty)
     }
     if let error = reason.error { throw error }
+  }
+
+  /// The park protocol, the one copy of it (Go's `gopark` with `netpollblockcommit`): after
+  /// ``commitToWait(_:_:consumingLatch:)`` moved the semaphore to `waiting`, records `park`,
+  /// publishes `waiter` in the semaphore by CAS and suspends until whoever swaps it out resumes it
+  /// with a reason (the poller: ready; ``evict(_:)``: close; a deadline; cancellation).
+  ///
+  /// - `published` runs once the waiter is in the semaphore, still inside the continuation's
+  ///   closure: completion mode submits its operation there, so nothing can complete before a
+  ///   waiter exists to resume.
+  /// - `refused` runs when the CAS fails (a readiness, close or deadline came between the commit
+  ///   and the publication): the waiter is resumed at once, with that reason, after it.
+  /// - Cancellation takes the waiter back by CAS (in the handler, or here if the task was
+  ///   cancelled before the handler could see it) and ends the wait through ``interrupt(_:_:_:_:)``,
+  ///   so a kernel operation is cancelled rather than abandoned.
+  func park(
+    _ pd: PollDescriptor, _ mode: IOMode, _ waiter: Waiter, published: () -> Void = {},
+    refused: () -> Void = {}
+  ) async -> TraceWakeReason {
+    sys.recorder?.record(
+      TraceRecord(.park, a: waiter.task, b: Int64(pd.fd.load(ordering: .relaxed)), c: mode.trace.rawValue))
+    return await withTaskCancellationHandler {
+      await withUnsafeContinuation { continuation in
+        waiter.continuation = continuation
+        let bits = waiter.retainedBits()
+        guard pd.compareExchange(mode, expected: PollDescriptor.Semaphore.waiting, desired: bits) else {
+          // Readiness, a close or a deadline arrived between the commit and now: no real sleep.
+          _ = Waiter.take(bits)
+          refused()
+          let now = pd.load(mode)
+          let reason =
+            now == PollDescriptor.Semaphore.ready
+            ? TraceWakeReason.ready : (pd.blockingReason(mode) ?? .ready)
+          wake(waiter, pd, mode, reason)
+          return
+        }
+        // Cancelled before the handler could see the waiter: take it back ourselves.
+        if Task.isCancelled,
+          pd.compareExchange(mode, expected: bits, desired: PollDescriptor.Semaphore.empty)
+        {
+          interrupt(Waiter.take(bits), pd, mode, .cancel)
+        }
+        published()
+      }
+    } onCancel: {
+      let bits = UInt(bitPattern: Unmanaged.passUnretained(waiter).toOpaque())
+      if pd.compareExchange(mode, expected: bits, desired: PollDescriptor.Semaphore.empty) {
+        interrupt(Waiter.take(bits), pd, mode, .cancel)
+      }
+    }
   }
 
   /// The prologue of every park (Go's `netpollblock` up to `gopark`): refuses to wait on a closing
@@ -107,7 +129,7 @@ extension NetPollRuntime {
   /// the cancel this queues has reached it, so its buffer is never the kernel's after it returns;
   /// any other is woken now.
   func interrupt(_ w: Waiter, _ pd: PollDescriptor, _ mode: IOMode, _ reason: TraceWakeReason) {
-    if let completion, completion.poller.interrupt(waiter: w, reason: reason) { return }
+    if socketIO.interrupt(w, reason: reason) { return }
     wake(w, pd, mode, reason)
   }
 }

@@ -26,6 +26,9 @@ final class PollDescriptor: Sendable {
   let tag: Atomic<UInt32>
   /// Set once by close; a waiter never parks on a closing descriptor (Go's `pd.closing`).
   let closing = Atomic<Bool>(false)
+  /// Set (sticky until reuse) by the first readiness that reports a hang-up or error: from then
+  /// on a short read no longer proves that nothing is left to report (``PollFD``).
+  let hangup = Atomic<Bool>(false)
   let rg = Atomic<UInt>(Semaphore.empty)
   let wg = Atomic<UInt>(Semaphore.empty)
   /// Deadline state, written by `setDeadline` and the timer, under this lock.
@@ -133,6 +136,7 @@ final class PollDescriptor: Sendable {
     rg.store(Semaphore.empty, ordering: .relaxed)
     wg.store(Semaphore.empty, ordering: .relaxed)
     closing.store(false, ordering: .relaxed)
+    hangup.store(false, ordering: .relaxed)
     readExpired.store(false, ordering: .relaxed)
     writeExpired.store(false, ordering: .relaxed)
     deadlines.withLock { d in

@@ -26,12 +26,12 @@ final class PollFD: Sendable {
     io = runtime.socketIO
     pd = runtime.descriptors.open(fd: fd)
     do {
-      try runtime.poller.open(fd: fd, token: pd.token)
+      try io.register(fd: fd, token: pd.token)
     } catch {
       runtime.descriptors.remove(pd)
       runtime.descriptors.recycle(pd)
       try? runtime.sys.close(fd: fd)
-      throw .system(syscall: runtime.poller.registrationCall, errno: error)
+      throw .system(syscall: io.registrationCall, errno: error)
     }
   }
 
@@ -66,7 +66,7 @@ final class PollFD: Sendable {
 
   private func destroy() {
     // DEL before close: once closed the number can be reused by another thread's accept.
-    try? runtime.poller.close(fd: fd, token: pd.token)
+    try? io.deregister(fd: fd, token: pd.token)
     runtime.descriptors.remove(pd)
     try? runtime.sys.close(fd: fd)
     runtime.descriptors.recycle(pd)
@@ -77,16 +77,37 @@ final class PollFD: Sendable {
   /// `mayStayReady`, when given, turns on the level check below and says whether a result can
   /// leave the fd ready with no edge to come (a write that took everything: the buffer never
   /// filled, so no "writable again" edge will follow).
+  ///
+  /// `drains`, when given, says whether a result proves the fd drained in `mode` (a short read on
+  /// a stream socket: the kernel copied everything queued). The next call in that direction then
+  /// waits on the descriptor first instead of making a call that can only say EAGAIN, which saves
+  /// one system call per request on an echo or request/response connection. Why no data is
+  /// missed: the short read emptied the receive queue, so every byte queued after it makes a new
+  /// edge (epoll's and io_uring's polls report each arrival), and the poller hands that edge to
+  /// the descriptor's semaphore: a latch if the task has not parked yet (``NetPollRuntime/wait``
+  /// consumes it and the call is made at once), a wake if it has. An edge dispatched before the
+  /// short read whose bytes that read already took leaves a stale latch: one EAGAIN, then the
+  /// usual park. Not skipped: once the fd reported a hang-up or error (a FIN that arrived with
+  /// the data shares its edge, so end of stream would have no edge of its own), or when a
+  /// deadline or close already stops a wait (the call is made and answers as it always did).
   func perform<T>(
-    _ mode: IOMode, _ syscall: String, mayStayReady: ((T) -> Bool)? = nil, _ call: () throws(Errno) -> T
+    _ mode: IOMode, _ syscall: String, mayStayReady: ((T) -> Bool)? = nil, drains: ((T) -> Bool)? = nil,
+    _ call: () throws(Errno) -> T
   ) async throws(NetPollError) -> T {
     try acquire()
     defer { release() }
     var levelChecked = false
+    if drains != nil, takeDrained(mode), !pd.hangup.load(ordering: .sequentiallyConsistent),
+      pd.blockingReason(mode) == nil
+    {
+      try await runtime.wait(pd, mode)
+      if mayStayReady != nil { setShouldBeReady(mode, true) }
+    }
     while true {
       do {
         let result = try call()
         if let mayStayReady { setShouldBeReady(mode, mayStayReady(result)) }
+        if let drains, drains(result) { setDrained(mode) }
         // A task whose calls never wait must still let the others (and the poller) run.
         if runtime.scheduler.shouldYield() { await Task.yield() }
         return result
@@ -131,6 +152,24 @@ final class PollFD: Sendable {
   }
 
   private func bit(_ mode: IOMode) -> UInt8 { mode == .read ? 1 : 2 }
+
+  /// Per direction (bit 2 read, bit 3 write, in ``readyBits``): the last call proved the fd
+  /// drained (see `drains` in ``perform(_:_:mayStayReady:drains:_:)``). Read and written by the
+  /// fd's current user in that direction only.
+  private func drainedBit(_ mode: IOMode) -> UInt8 { mode == .read ? 4 : 8 }
+
+  private func setDrained(_ mode: IOMode) {
+    if readyBits.load(ordering: .relaxed) & drainedBit(mode) == 0 {
+      readyBits.bitwiseOr(drainedBit(mode), ordering: .relaxed)
+    }
+  }
+
+  /// Whether the last call drained the fd in `mode`; clears the mark.
+  private func takeDrained(_ mode: IOMode) -> Bool {
+    guard readyBits.load(ordering: .relaxed) & drainedBit(mode) != 0 else { return false }
+    readyBits.bitwiseAnd(~drainedBit(mode), ordering: .relaxed)
+    return true
+  }
 
   /// Whether the fd is ready in `mode` right now, by poll(2) with a zero timeout. A failed poll
   /// counts as not ready: the task then parks as it would have without the check.

@@ -35,11 +35,16 @@ public struct PollEvent: Sendable {
   public var token: PollToken
   public var readable: Bool
   public var writable: Bool
+  /// The peer hung up or the socket has an error (`EPOLLRDHUP|EPOLLHUP|EPOLLERR`), or the backend
+  /// cannot tell whether it did (a re-armed poll whose edges may have been lost): a read may
+  /// return end of stream or an error with no further edge to announce it.
+  public var hangup: Bool
 
-  public init(token: PollToken, readable: Bool, writable: Bool) {
+  public init(token: PollToken, readable: Bool, writable: Bool, hangup: Bool = false) {
     self.token = token
     self.readable = readable
     self.writable = writable
+    self.hangup = hangup
   }
 }
 

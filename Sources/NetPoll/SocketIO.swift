@@ -1,3 +1,5 @@
+import NetPollTrace
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -19,8 +21,27 @@
 ///   (with the bytes moved, if the interruption lost the race);
 /// - a suspended task is logged as `park` and its resumption as `wake`, one each, with the reasons
 ///   of ``TraceWakeReason``;
-/// - at most one task waits per direction: a second one gets ``NetPollError/concurrentWait``.
+/// - at most one task waits per direction: a second one gets ``NetPollError/concurrentWait``;
+/// - every park goes through ``NetPollRuntime/park(_:_:_:published:refused:)``, the one copy of
+///   the park protocol.
+///
+/// A backend vends its ``Poller`` and its ``SocketIO`` together (``Backend/makeDriver(sys:ringEntries:)``);
+/// the runtime above never asks which one it got.
 protocol SocketIO: Sendable {
+  /// The system call ``register(fd:token:)`` makes, to name it in an error ("epoll_ctl").
+  var registrationCall: String { get }
+  /// Prepares `fd` for this I/O model when it joins the runtime: a readiness registration with
+  /// the poller (``Poller/open(fd:token:)``), or nothing where each operation is its own
+  /// submission (completion mode).
+  func register(fd: Int32, token: PollToken) throws(Errno)
+  /// Undoes ``register(fd:token:)`` before the fd is closed (the `DEL` of "DEL before close").
+  func deregister(fd: Int32, token: PollToken) throws(Errno)
+  /// A close, deadline or cancel took `waiter` from its semaphore. Returns true when the waiter
+  /// is parked on a kernel operation that this call is now cancelling (the operation's end will
+  /// resume it, so its buffer is never the kernel's after it returns); false when the caller
+  /// should wake it at once.
+  func interrupt(_ waiter: Waiter, reason: TraceWakeReason) -> Bool
+
   /// Accepts one connection on the listening socket; returns its fd (non-blocking, close-on-exec).
   func accept(_ handle: PollFD) async throws(NetPollError) -> Int32
   /// Reads into `buffer`; returns the byte count, 0 at end of stream.
@@ -35,6 +56,18 @@ protocol SocketIO: Sendable {
 /// ``SocketIO`` on a readiness poller: the system call, and on EAGAIN a park until the fd is
 /// ready in that direction (``PollFD/perform(_:_:_:)``).
 struct ReadinessSocketIO: SocketIO {
+  /// The readiness poller fds are registered with.
+  let poller: any Poller
+
+  var registrationCall: String { poller.registrationCall }
+
+  func register(fd: Int32, token: PollToken) throws(Errno) { try poller.open(fd: fd, token: token) }
+
+  func deregister(fd: Int32, token: PollToken) throws(Errno) { try poller.close(fd: fd, token: token) }
+
+  /// A task parked for readiness holds nothing in the kernel: wake it at once.
+  func interrupt(_ waiter: Waiter, reason: TraceWakeReason) -> Bool { false }
+
   func accept(_ handle: PollFD) async throws(NetPollError) -> Int32 {
     let sys = handle.runtime.sys
     let fd = handle.fd
@@ -50,7 +83,10 @@ struct ReadinessSocketIO: SocketIO {
     // data queued, but checking after it would cost a poll(2) per message to every reader of
     // exact-size messages (the next read finds that data anyway, unless its EAGAIN is false).
     let never: (Int) -> Bool = { _ in false }
-    return try await handle.perform(.read, "read", mayStayReady: never) { () throws(Errno) in
+    // A short read (not 0: end of stream has no edge after it) drained the stream socket.
+    let count = buffer.count
+    let short: (Int) -> Bool = { $0 > 0 && $0 < count }
+    return try await handle.perform(.read, "read", mayStayReady: never, drains: short) { () throws(Errno) in
       try sys.read(fd: fd, into: buffer)
     }
   }
@@ -77,16 +113,4 @@ struct ReadinessSocketIO: SocketIO {
       throw Errno(status)
     }
   }
-}
-
-extension NetPollRuntime {
-  /// The runtime's ``SocketIO``: the completion engine of an io_uring poller in completion mode,
-  /// otherwise the readiness loop. Looked up once per fd (``PollFD``), not per operation.
-  var socketIO: any SocketIO {
-    if let uring = poller as? URingPoller, let completion = uring.completion { return completion }
-    return ReadinessSocketIO()
-  }
-
-  /// The completion engine, when the runtime runs io_uring in completion mode.
-  var completion: URingCompletion? { (poller as? URingPoller)?.completion }
 }

@@ -69,4 +69,18 @@ public final class TCPListener: Sendable {
   public func setAcceptDeadline(after duration: Duration?) {
     handle.runtime.setDeadline(handle.pd, .read, after: duration)
   }
+
+  /// Waits until `duration` has passed, a connection becomes ready to accept, or the listener is
+  /// closed, without accepting: parks on the listener (epoll/io_uring readiness) under a read
+  /// deadline of the runtime's own timer. It replaces any ``setAcceptDeadline(after:)`` and
+  /// clears it on return. A server that ran out of fds (EMFILE) backs off with it: unlike
+  /// `Task.sleep`, it needs no timer thread of libdispatch's, which opens files of its own.
+  public func pause(for duration: Duration) async {
+    guard (try? handle.acquire()) != nil else { return }  // closed: the next accept says so
+    defer { handle.release() }
+    let runtime = handle.runtime
+    runtime.setDeadline(handle.pd, .read, after: duration)
+    try? await runtime.wait(handle.pd, .read)  // readiness, the deadline, or close
+    runtime.setDeadline(handle.pd, .read, after: nil)
+  }
 }

@@ -27,6 +27,18 @@ import NetPollTrace
 struct URingCompletion: SocketIO {
   let poller: URingPoller
 
+  var registrationCall: String { "io_uring_enter" }
+
+  /// Nothing to register: each operation is its own submission, and holds a reference on the fd
+  /// until its CQE (close(2) waits for the last), so nothing of the fd is left in the kernel.
+  func register(fd: Int32, token: PollToken) throws(Errno) {}
+
+  func deregister(fd: Int32, token: PollToken) throws(Errno) {}
+
+  func interrupt(_ waiter: Waiter, reason: TraceWakeReason) -> Bool {
+    poller.interrupt(waiter: waiter, reason: reason)
+  }
+
   func accept(_ handle: PollFD) async throws(NetPollError) -> Int32 {
     try await run(handle, .read, "accept", .accept)
   }
@@ -89,36 +101,12 @@ struct URingCompletion: SocketIO {
     // In the table before the waiter is published, so an interrupter that takes the waiter
     // always finds its operation.
     poller.register(op)
-    runtime.sys.recorder?.record(
-      TraceRecord(.park, a: waiter.task, b: Int64(handle.fd), c: mode.trace.rawValue))
     let poller = self.poller
-    let reason: TraceWakeReason = await withTaskCancellationHandler {
-      await withUnsafeContinuation { continuation in
-        waiter.continuation = continuation
-        let bits = waiter.retainedBits()
-        guard pd.compareExchange(mode, expected: PollDescriptor.Semaphore.waiting, desired: bits) else {
-          // A close or deadline arrived between the commit and now: nothing was submitted.
-          _ = Waiter.take(bits)
-          poller.unregister(op)
-          op.resume(pd.blockingReason(mode) ?? .ready, sys: runtime.sys)
-          return
-        }
-        // Cancelled before the handler could see the waiter: interrupt it ourselves.
-        if Task.isCancelled,
-          pd.compareExchange(mode, expected: bits, desired: PollDescriptor.Semaphore.empty)
-        {
-          _ = Waiter.take(bits)
-          poller.interrupt(op, reason: .cancel)
-        }
-        poller.start(op)
-      }
-    } onCancel: {
-      let bits = UInt(bitPattern: Unmanaged.passUnretained(waiter).toOpaque())
-      if pd.compareExchange(mode, expected: bits, desired: PollDescriptor.Semaphore.empty) {
-        _ = Waiter.take(bits)
-        poller.interrupt(op, reason: .cancel)
-      }
-    }
+    let reason = await runtime.park(
+      pd, mode, waiter,
+      published: { poller.start(op) },
+      // A close or deadline arrived between the commit and now: nothing was submitted.
+      refused: { poller.unregister(op) })
     ThreadSanitizer.happensAfter(op)  // what `op.resume` saw, even if it ran before the await
     // Whoever resumed us left the semaphore empty; it is not touched here, since another task
     // may already be waiting in this direction.
@@ -353,8 +341,10 @@ extension URingPoller {
     return (op, .ready)
   }
 
-  /// ``enqueue(submitNow:_:)`` for callers that cannot fail: a full SQ is flushed to make room,
-  /// and a ring that refuses even that is a broken invariant.
+  /// ``enqueue(submitNow:_:)`` for callers that cannot fail. A full SQ or a refused submission
+  /// never fails it (the operation waits in the backlog for the next enter); what is left is an
+  /// errno that means a bug of ours (EBADF, EFAULT, EINVAL on our own ring) or a ring used after
+  /// ``shutdown()``, both broken invariants.
   func enqueueOrFail<R>(_ decide: (inout Submission) -> (Operation?, R)) -> R {
     var out: R?
     do {

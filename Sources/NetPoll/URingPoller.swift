@@ -17,7 +17,11 @@ import Synchronization
 ///   lost while it was down; a spurious readiness costs the runtime one EAGAIN.
 /// - **Submission.** SQEs are prepared under ``submission`` from any thread and go to the kernel
 ///   with the next poll's enter. When a poll is blocked in the kernel, the thread that queued the
-///   SQE submits it itself (one enter), so an `open` takes effect at once.
+///   SQE submits it itself (one enter), so an `open` takes effect at once. A full SQ is made room
+///   in by submitting what is queued; what still does not fit (the SQ holds SQEs another enter has
+///   claimed, or the kernel refused with EBUSY/EAGAIN) waits in a FIFO backlog that the next enter
+///   prepares first. Nobody waits for the SQ while holding ``submission``, since the poll that
+///   drains it needs the lock; a poll with a backlog does not block.
 /// - **Break.** ``wakeup()`` queues a `NOP`; its completion ends a blocking wait, and a poll that
 ///   reaps it before waiting does not wait. Wake-ups fold until the NOP's CQE is reaped, and cost
 ///   a system call only when a poll is blocked right now.
@@ -101,6 +105,9 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     var wakeRequested = false
     /// SQEs prepared that no enter has claimed yet (``claim(_:)``).
     var unclaimed: UInt32 = 0
+    /// Operations decided while the SQ had no free entry, oldest first: prepared (and recorded)
+    /// by the next ``claim(_:)`` that finds room, so nobody waits for the SQ under this lock.
+    var backlog: [Operation] = []
     /// Completion mode: the operations in flight.
     var ops = OpTable()
     /// ``shutdown()`` has run (or is running): nothing more is prepared, since no enter would
@@ -109,6 +116,22 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
   }
 
   let submission = Mutex(Submission())
+  /// Tests only: this many of the next enters that submit SQEs fail with EBUSY without reaching
+  /// the kernel (as `strace -e inject=io_uring_enter:error=EBUSY` makes them; not recorded, since
+  /// the kernel never saw them). The kernels this runs on rarely refuse a submission, so the
+  /// refused-submission paths are forced this way.
+  let injectedBusyEnters = Atomic<Int>(0)
+
+  /// io_uring_enter through ``Syscalls``, or an injected EBUSY (``injectedBusyEnters``).
+  private func enter(toSubmit: UInt32, minComplete: UInt32, flags: UInt32, timeoutNs: Int64) -> Int32 {
+    if toSubmit > 0, injectedBusyEnters.load(ordering: .relaxed) > 0,
+      injectedBusyEnters.subtract(1, ordering: .relaxed).oldValue > 0
+    {
+      return -EBUSY
+    }
+    return sys.uringEnter(
+      ringFD: ringFD, toSubmit: toSubmit, minComplete: minComplete, flags: flags, timeoutNs: timeoutNs)
+  }
 
   /// Sets up a ring of `entries` SQEs (and 4x CQEs) for `mode`, probing the setup flags (Go's
   /// `netpollinit`). `name` (the `trace_start.backend`) defaults to "uring" or "uring-completion".
@@ -153,22 +176,19 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     cqes = .allocate(capacity: Self.maxEvents)
   }
 
-  /// The completion engine sockets use in completion mode; nil in readiness mode.
-  var completion: URingCompletion? { mode == .completion ? URingCompletion(poller: self) : nil }
-
+  /// Readiness mode only: in completion mode sockets register nothing (``URingCompletion`` is
+  /// their ``SocketIO`` and never calls this), so a call is a bug.
   public func open(fd: Int32, token: PollToken) throws(Errno) {
-    // Completion mode registers nothing: each operation is its own submission.
-    guard mode == .readiness else { return }
+    precondition(mode == .readiness, "URingPoller: open(fd: \(fd)) on ring \(ringFD) in completion mode")
     try enqueue { s in
       s.armed[fd] = token.tag
       return .pollAdd(fd: fd, userData: token.userData)
     }
   }
 
+  /// Readiness mode only, as ``open(fd:token:)``.
   public func close(fd: Int32, token: PollToken) throws(Errno) {
-    // Completion mode: the fd's last operation has completed (each holds a reference on the fd,
-    // and close(2) waits for the last one), so nothing of it is left in the kernel.
-    guard mode == .readiness else { return }
+    precondition(mode == .readiness, "URingPoller: close(fd: \(fd)) on ring \(ringFD) in completion mode")
     try enqueue(submitNow: true) { s in
       if s.armed[fd] == token.tag { s.armed[fd] = nil }
       return .cancel(fd: fd, target: token.userData)
@@ -203,9 +223,12 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     let resumed = reap(into: &out)
     var wait = delay != .nonBlocking && out.isEmpty && resumed == 0
     let toSubmit = submission.withLock { s -> UInt32 in
-      if s.wakeRequested { wait = false }
+      let claimed = claim(&s)
+      // Work the SQ could not take yet must not wait behind a blocked poll: submit what fits and
+      // return; the next poll claims the rest.
+      if s.wakeRequested || !s.backlog.isEmpty { wait = false }
       if wait { s.pollerInKernel = true }
-      return claim(&s)
+      return claimed
     }
     let backlog = netpoll_uring_sq_flags(ring) & IORING_SQ_CQ_OVERFLOW != 0
     if backlog { sys.recordOverflow(dropped: 0, backlog: true) }
@@ -217,8 +240,7 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
       flags |= IORING_ENTER_EXT_ARG
       timeoutNs = max(ns, 0)
     }
-    let r = sys.uringEnter(
-      ringFD: ringFD, toSubmit: toSubmit, minComplete: wait ? 1 : 0, flags: flags, timeoutNs: timeoutNs)
+    let r = enter(toSubmit: toSubmit, minComplete: wait ? 1 : 0, flags: flags, timeoutNs: timeoutNs)
     submission.withLock { s in
       if wait { s.pollerInKernel = false }
       unclaim(&s, claimed: toSubmit, result: r)
@@ -254,19 +276,22 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
       }
       var readable = false
       var writable = false
+      var hangup = false
       if cqe.res >= 0 {
         let mask = UInt32(cqe.res)
         let errOrHup = mask & (Self.pollErr | Self.pollHup) != 0
         readable = errOrHup || mask & (Self.pollIn | Self.pollRDHUP | Self.pollPRI) != 0
         writable = errOrHup || mask & Self.pollOut != 0
+        hangup = errOrHup || mask & Self.pollRDHUP != 0
       }
       if cqe.flags & IORING_CQE_F_MORE == 0 {
         guard rearm(token) else { continue }  // the final CQE of a closed registration
         readable = true
         writable = true
+        hangup = true  // a lost edge may have been the peer's FIN
       }
       if readable || writable {
-        out.append(PollEvent(token: token, readable: readable, writable: writable))
+        out.append(PollEvent(token: token, readable: readable, writable: writable, hangup: hangup))
       }
     }
     countOverflow()
@@ -343,8 +368,12 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
       // the scheduler's own at shutdown; a cancel queued by a close from outside the runtime):
       // nothing will enter this ring again, and every recorded SQE must reach the kernel. From
       // here on ``enqueue(submitNow:_:)`` prepares nothing, so a wake-up racing this is a no-op
-      // rather than a write into released memory.
-      try? submitPending(&s)
+      // rather than a write into released memory. No thread polls any more, so a kernel that
+      // refuses (EBUSY until completions are reaped) gets a bounded number of tries.
+      for _ in 0..<1000 {
+        if (try? submitPending(&s)) != false { break }
+        sched_yield()
+      }
       s.closed = true
     }
     netpoll_uring_unmap(ring)
@@ -376,29 +405,53 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
   /// Decides (under the lock) what to queue, prepares its SQE and records it, and submits at once
   /// when `submitNow` or a poll is blocked in the kernel. `decide` returning nil queues nothing.
   /// Throws EBADF, without calling `decide`, once the ring is shut down.
+  ///
+  /// Never waits for the SQ while holding ``submission``: the poll that would drain it (or unclaim
+  /// what a refused enter left) needs that lock. When the SQ is full the operation joins
+  /// ``Submission/backlog`` and is prepared by the next ``claim(_:)`` with room, in order. Only a
+  /// caller whose work must reach the kernel now (`submitNow`, or a poll blocked in the kernel that
+  /// will not claim again until something completes) waits for that, with the lock released
+  /// between attempts; the poll thread itself never does (a poll blocks only with no backlog).
   func enqueue(submitNow: Bool = false, _ decide: (inout Submission) -> Operation?) throws(Errno) {
-    try submission.withLock { s throws(Errno) in
+    var mustReachKernel = try submission.withLock { s throws(Errno) -> Bool in
       guard !s.closed else { throw .badFileDescriptor }
-      guard let op = decide(&s) else { return }
-      let sqe = try nextSQE(&s)
-      switch op {
-      case .pollAdd(let fd, let userData):
-        io_uring_prep_poll_multishot(sqe, fd, Self.pollMask)
-        io_uring_sqe_set_data64(sqe, userData)
-      case .cancel(let fd, let target):
-        io_uring_prep_cancel64(sqe, target, 0)
-        io_uring_sqe_set_data64(sqe, PollToken(fd: fd, tag: 0).userData)
-      case .nop(let userData):
-        io_uring_prep_nop(sqe)
-        io_uring_sqe_set_data64(sqe, userData)
-      case .operation(let op):
-        prepare(sqe, op)
-      }
-      sys.recordSQE(
-        op: sqe.pointee.opcode, fd: op.fd, userData: sqe.pointee.user_data, flags: sqe.pointee.flags)
-      s.unclaimed += 1
-      if submitNow || s.pollerInKernel { try submitPending(&s) }
+      guard let op = decide(&s) else { return false }
+      s.backlog.append(op)
+      fill(&s)
+      // A full SQ is made room in by submitting what is queued (one enter, no wait), as is work
+      // that must reach the kernel now.
+      guard submitNow || s.pollerInKernel || !s.backlog.isEmpty else { return false }
+      return try !submitPending(&s) && (submitNow || s.pollerInKernel)
     }
+    while mustReachKernel {
+      // The SQ is full of SQEs another enter has claimed (it is on its way into the kernel), or
+      // the kernel refused the submission (EBUSY: completions must be reaped first): let that
+      // enter, or the poll that reaps, run, then try again.
+      sched_yield()
+      mustReachKernel = try submission.withLock { s throws(Errno) -> Bool in
+        guard !s.closed, submitNow || s.pollerInKernel else { return false }
+        return try !submitPending(&s)
+      }
+    }
+  }
+
+  /// Prepares `op` in `sqe` and records it. Called under the lock.
+  private func write(_ op: Operation, into sqe: UnsafeMutablePointer<io_uring_sqe>) {
+    switch op {
+    case .pollAdd(let fd, let userData):
+      io_uring_prep_poll_multishot(sqe, fd, Self.pollMask)
+      io_uring_sqe_set_data64(sqe, userData)
+    case .cancel(let fd, let target):
+      io_uring_prep_cancel64(sqe, target, 0)
+      io_uring_sqe_set_data64(sqe, PollToken(fd: fd, tag: 0).userData)
+    case .nop(let userData):
+      io_uring_prep_nop(sqe)
+      io_uring_sqe_set_data64(sqe, userData)
+    case .operation(let op):
+      prepare(sqe, op)
+    }
+    sys.recordSQE(
+      op: sqe.pointee.opcode, fd: op.fd, userData: sqe.pointee.user_data, flags: sqe.pointee.flags)
   }
 
   /// Fills `sqe` for a completion operation.
@@ -416,24 +469,33 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     io_uring_sqe_set_data64(sqe, op.userData)
   }
 
-  /// A free SQE; when the SQ is full, submits what is queued to make room. Called under the lock.
-  func nextSQE(_ s: inout Submission) throws(Errno) -> UnsafeMutablePointer<io_uring_sqe> {
-    while true {
-      if let sqe = io_uring_get_sqe(ring) { return sqe }
-      // Every queued SQE is claimed by a poll's enter that is on its way into the kernel.
-      if s.unclaimed == 0 { sched_yield() } else { try submitPending(&s) }
-    }
-  }
-
-  /// Publishes the prepared SQEs and claims the ones no enter has claimed yet: the `to_submit` of
-  /// the caller's enter. Called under the lock. Counting claims rather than the SQ's backlog keeps
-  /// two concurrent enters (a blocked poll's and a submitter's) from both counting the same SQEs:
-  /// the kernel consumes from the SQ's head whoever asks, so the claims always cover what is there,
-  /// and the trace's `to_submit` add up to the SQEs prepared.
+  /// Moves the backlog into the SQ as far as it has room, publishes the prepared SQEs and claims
+  /// the ones no enter has claimed yet: the `to_submit` of the caller's enter. Called under the
+  /// lock. Counting claims rather than the SQ's backlog keeps two concurrent enters (a blocked
+  /// poll's and a submitter's) from both counting the same SQEs: the kernel consumes from the SQ's
+  /// head whoever asks, so the claims always cover what is there, and the trace's `to_submit` add
+  /// up to the SQEs prepared.
   func claim(_ s: inout Submission) -> UInt32 {
+    fill(&s)
     _ = netpoll_uring_flush_sq(ring)
     defer { s.unclaimed = 0 }
     return s.unclaimed
+  }
+
+  /// Prepares the backlog's operations, oldest first, in the SQ's free entries. Called under the
+  /// lock.
+  private func fill(_ s: inout Submission) {
+    var moved = 0
+    while moved < s.backlog.count, let sqe = io_uring_get_sqe(ring) {
+      write(s.backlog[moved], into: sqe)
+      s.unclaimed += 1
+      moved += 1
+    }
+    if moved == s.backlog.count {
+      s.backlog.removeAll(keepingCapacity: true)
+    } else if moved > 0 {
+      s.backlog.removeFirst(moved)
+    }
   }
 
   /// Returns the part of a claim that an enter did not consume (it returned `r`).
@@ -442,19 +504,25 @@ public final class URingPoller: Poller, @unchecked Sendable {  // SQ locked; CQ:
     s.unclaimed += claimed - consumed
   }
 
-  /// Submits every queued SQE with one enter (no wait). Called under the lock. A kernel that
-  /// cannot take them now (EAGAIN, EBUSY) is given a moment; the SQEs stay queued meanwhile.
-  func submitPending(_ s: inout Submission) throws(Errno) {
-    var attempts = 0
+  /// Submits the queued SQEs and the backlog, one enter per SQ-full (no wait). Called under the
+  /// lock. Returns true when nothing is left to submit; false when the kernel refused (EAGAIN,
+  /// EBUSY, EINTR) or the SQ is full of SQEs another enter has claimed: what is left stays queued
+  /// for the next enter. Never retries here, since whatever would let it succeed (a reap, the other
+  /// enter's unclaim) needs the lock this holds.
+  @discardableResult
+  func submitPending(_ s: inout Submission) throws(Errno) -> Bool {
     while true {
       let toSubmit = claim(&s)
-      if toSubmit == 0 { return }
-      let r = sys.uringEnter(ringFD: ringFD, toSubmit: toSubmit, minComplete: 0, flags: 0, timeoutNs: -1)
+      if toSubmit == 0 { return s.backlog.isEmpty }
+      let r = enter(toSubmit: toSubmit, minComplete: 0, flags: 0, timeoutNs: -1)
       unclaim(&s, claimed: toSubmit, result: r)
-      if r >= 0 { return }  // a partial submit leaves the rest queued for the next enter
-      attempts += 1
-      guard (r == -EAGAIN || r == -EBUSY || r == -EINTR) && attempts < 100 else { throw Errno(-r) }
-      sched_yield()
+      if r < 0 {
+        guard r == -EAGAIN || r == -EBUSY || r == -EINTR else { throw Errno(-r) }
+        return false
+      }
+      // A partial submit (the kernel took fewer) leaves the rest for the next enter.
+      if r == 0 || s.unclaimed > 0 { return false }
+      if s.backlog.isEmpty { return true }
     }
   }
 }

@@ -1,6 +1,10 @@
 import NetPollTrace
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The cost of `TraceRecorder.record(_:)`, the call every traced system call, park and wake makes.
 ///
 /// - **in ring**: events go into a ring big enough for a whole round, drained (untimed) between
@@ -56,38 +60,52 @@ struct RecorderBenchmark {
     return Summary(samples)
   }
 
-  /// Two threads recording into one recorder at the same time.
+  /// Two long-lived threads recording into one recorder at the same time, while this thread
+  /// drains it as the writer would (every 1 ms). The threads live for the whole run, as a
+  /// runtime's workers do: a thread's ring is allocated and first touched once, not per round.
   func twoThreads() -> (summary: Summary, eventsPerSecond: Double) {
-    let blocksPerRound = 1024
-    let recorder = TraceRecorder(capacity: 2 * Self.block * blocksPerRound)
+    let recorder = TraceRecorder(capacity: 1 << 15)
     let samples = Mutex<[Double]>([])
-    var totalEvents = 0
-    var totalNanos: UInt64 = 0
-    let deadline = monotonicNanos() + UInt64(seconds * 1e9)
-    repeat {
-      let ready = Atomic<Int>(0)
-      let t0 = monotonicNanos()
-      let threads = (0..<2).map { n in
-        OSThread(name: "bench-rec\(n)") {
-          var mine: [Double] = []
-          mine.reserveCapacity(blocksPerRound)
-          ready.add(1, ordering: .acquiringAndReleasing)
-          while ready.load(ordering: .acquiring) < 2 {}  // start together
-          for _ in 0..<blocksPerRound {
-            let s = monotonicNanos()
-            for i in 0..<Self.block { recorder.record(Self.event(i)) }
-            mine.append(Double(monotonicNanos() - s) / Double(Self.block))
-          }
-          samples.withLock { $0 += mine }
+    let events = Atomic<Int>(0)
+    let ready = Atomic<Int>(0)
+    let done = Atomic<Bool>(false)
+    let finished = Atomic<Int>(0)
+    let threads = (0..<2).map { n in
+      OSThread(name: "bench-rec\(n)") {
+        var mine: [Double] = []
+        mine.reserveCapacity(1 << 16)
+        ready.add(1, ordering: .acquiringAndReleasing)
+        while ready.load(ordering: .acquiring) < 2 {}  // start together
+        var count = 0
+        while !done.load(ordering: .relaxed) {
+          let s = monotonicNanos()
+          for i in 0..<Self.block { recorder.record(Self.event(i)) }
+          mine.append(Double(monotonicNanos() - s) / Double(Self.block))
+          count += Self.block
         }
+        events.add(count, ordering: .relaxed)
+        samples.withLock { $0 += mine }
+        finished.add(1, ordering: .releasing)
       }
-      for t in threads { t.join() }
-      totalNanos += monotonicNanos() - t0
-      totalEvents += 2 * Self.block * blocksPerRound
+    }
+    while ready.load(ordering: .acquiring) < 2 {}
+    let t0 = monotonicNanos()
+    let deadline = t0 + UInt64(seconds * 1e9)
+    while monotonicNanos() < deadline {
       _ = recorder.drainAll()
-    } while monotonicNanos() < deadline
+      usleep(1000)
+    }
+    done.store(true, ordering: .relaxed)
+    // Keep draining until both have stopped: a thread whose ring is full waits for it.
+    while finished.load(ordering: .acquiring) < 2 {
+      _ = recorder.drainAll()
+      usleep(1000)
+    }
+    for t in threads { t.join() }
+    let elapsed = monotonicNanos() - t0
+    _ = recorder.drainAll()
     let all = samples.withLock { $0 }
-    return (Summary(all), Double(totalEvents) / (Double(totalNanos) / 1e9))
+    return (Summary(all), Double(events.load(ordering: .relaxed)) / (Double(elapsed) / 1e9))
   }
 
   /// ns per event sustained with a TraceWriter encoding JSON to /dev/null.

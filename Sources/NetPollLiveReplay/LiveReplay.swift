@@ -1,5 +1,6 @@
 import NetPoll
 import NetPollAnalysis
+import NetPollServer
 import NetPollTrace
 
 #if canImport(Glibc)

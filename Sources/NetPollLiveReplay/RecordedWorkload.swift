@@ -1,5 +1,6 @@
 import NetPoll
 import NetPollAnalysis
+import NetPollServer
 
 /// The client side of a server trace, reconstructed from what the server did: its connections in
 /// accept order and, for each, the requests it read and the responses it wrote.

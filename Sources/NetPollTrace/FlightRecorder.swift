@@ -93,8 +93,7 @@ public final class FlightRecorder: Sendable {
     while !stopping.load(ordering: .acquiring) {
       var trigger: String? = nil
       let taken = recorder.merger.withLock { m -> Int in
-        let n = m.collect(from: recorder)
-        m.emit(final: false) { batch in
+        m.drain(from: recorder, final: false) { batch in
           var i = 0
           while i < batch.count {
             let r = batch[i]
@@ -110,7 +109,6 @@ public final class FlightRecorder: Sendable {
             i += 1 + items
           }
         }
-        return n
       }
       if netpoll_take_dump_signal() != 0 { trigger = trigger ?? "SIGUSR1" }
       if let requested = pendingTrigger.withLock({ t -> String? in

@@ -35,6 +35,11 @@ final class ThreadBuffer: @unchecked Sendable {
   /// Records taken by the consumer.
   let head = Atomic<Int>(0)
   let ownerWaiting = Atomic<Bool>(false)
+  /// The time of a stamped system call in flight on the owner (0: none): the merger emits
+  /// nothing later than it until the call's record arrives (``TraceRecorder/stamp()``). On the
+  /// consumer's line: the owner writes it twice per stamped call, the consumer reads it once per
+  /// drain.
+  let pending = Atomic<UInt64>(0)
   private let pad2: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 
   init(capacity: Int, tid: Int32) {

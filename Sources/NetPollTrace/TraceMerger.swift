@@ -1,31 +1,36 @@
 import CNetPollShims
 
-/// The consumer side of the per-thread buffers: takes every record out of every thread's ring
-/// and hands them on in `seq` order, with `ts` in nanoseconds and `tid` filled in.
+/// The consumer side of the per-thread rings: takes every record out of every thread's ring and
+/// hands them on in time order, numbered (`seq`), with `ts` in nanoseconds and `tid` filled in.
 ///
-/// Each ring holds its thread's records in increasing `seq`, so merging is a k-way merge over a
-/// handful of queues. A `seq` that is taken but not yet in any ring (its thread is inside the
-/// system call it stamped before making it, see ``TraceRecorder/stamp()``) holds back everything
-/// after it until it arrives; the records behind it wait in the merger's own queues, not in the
-/// rings, so no recording thread ever waits for another one.
+/// Each ring holds its thread's records in time order, so merging is a k-way merge over a
+/// handful of queues. What may still arrive is bounded by the rings' `pending` stamps (a
+/// registering call in flight, see ``TraceRecorder/stamp()``): a drain reads the rings, then
+/// the stamps, then the rings again, and emits only what is older than the oldest stamp. The
+/// second read catches a record published between the first read and the stamps' read (its
+/// stamp already withdrawn), so a stamped record is either collected or holds the horizon.
+///
+/// A record stamped on return that arrives after later ones were emitted (its thread was
+/// preempted between the clock read and the publication) is emitted with its predecessor's
+/// `ts`: nothing another thread did can depend on it before it was published, so the order
+/// stays causal. The records held back wait in the merger's own queues, not in the rings, so no
+/// recording thread waits for another one.
 struct TraceMerger: ~Copyable {
-  // A class, so that taking records from one neither copies nor re-checks the uniqueness of
-  // its array (the merger owns every queue; nothing else holds one).
+  // A class, so that taking records from one neither copies nor re-checks the uniqueness of its
+  // array (the merger owns every queue; nothing else holds one).
   private final class Queue: @unchecked Sendable {  // reached only through the merger, under its lock
     let buffer: ThreadBuffer
     var records: ContiguousArray<TraceRecord> = []
     var start = 0
     init(buffer: ThreadBuffer) { self.buffer = buffer }
     var isEmpty: Bool { start == records.count }
-    var front: TraceRecord { records[start] }
+    var frontTicks: UInt64 { records[start].ts }
   }
 
   private var queues: [Queue] = []
   private var registered = 0
   /// The next `seq` to hand on.
   private(set) var nextSeq: UInt64 = 1
-  /// `seq`s skipped by a final merge because their event never arrived.
-  private(set) var gaps: UInt64 = 0
   private var lastTS: UInt64 = 0
   var clock: TraceClock
   private var batch = ContiguousArray<TraceRecord>()
@@ -37,19 +42,42 @@ struct TraceMerger: ~Copyable {
 
   static let batchSize = 8192
 
+  /// One drain cycle: collects, reads the stamps in flight, collects again, and hands on every
+  /// record older than the oldest stamp (with `final`, every record). Returns the records taken.
+  @discardableResult
+  mutating func drain(
+    from recorder: TraceRecorder, final: Bool, _ sink: (UnsafeBufferPointer<TraceRecord>) -> Void
+  ) -> Int {
+    var taken = collect(from: recorder)
+    var horizon = UInt64.max
+    if !final {
+      for q in queues {
+        let p = q.buffer.pending.load(ordering: .acquiring)
+        if p != 0 && p < horizon { horizon = p }
+      }
+      taken += collect(from: recorder)
+    }
+    emit(before: horizon, sink)
+    return taken
+  }
+
+  /// True when some ring announces a stamped call in flight.
+  func hasPending() -> Bool {
+    queues.contains { $0.buffer.pending.load(ordering: .acquiring) != 0 }
+  }
+
   /// Copies every published record out of the rings (waking owners that wait for space).
   /// Returns the number of records taken.
-  mutating func collect(from recorder: TraceRecorder) -> Int {
+  private mutating func collect(from recorder: TraceRecorder) -> Int {
     let buffers = recorder.buffers(after: registered)
     for b in buffers { queues.append(Queue(buffer: b)) }
     registered += buffers.count
     var taken = 0
-    for i in queues.indices {
-      let b = queues[i].buffer
+    for q in queues {
+      let b = q.buffer
       let t = b.tail.load(ordering: .acquiring)
       let h = b.head.load(ordering: .relaxed)
       guard t != h else { continue }
-      let q = queues[i]
       if q.start > 4096 && q.start * 2 > q.records.count {
         q.records.removeFirst(q.start)
         q.start = 0
@@ -72,76 +100,59 @@ struct TraceMerger: ~Copyable {
     return taken
   }
 
-  /// Hands on records in `seq` order, in batches, until the next `seq` is missing. With
-  /// `final`, a missing `seq` is counted as a gap and skipped (its thread never recorded it).
-  mutating func emit(
-    final: Bool, _ sink: (UnsafeBufferPointer<TraceRecord>) -> Void
-  ) {
+  /// Hands on, in time order and in batches, every collected record older than `horizon`.
+  private mutating func emit(before horizon: UInt64, _ sink: (UnsafeBufferPointer<TraceRecord>) -> Void) {
     clock.calibrate()
-    var hint = 0
     while true {
-      var found = -1
-      if hint < queues.count, !queues[hint].isEmpty, queues[hint].front.seq == nextSeq {
-        found = hint
-      } else {
-        for i in queues.indices where !queues[i].isEmpty && queues[i].front.seq == nextSeq {
-          found = i
-          break
+      // The queue with the oldest front, and the next oldest front among the others: the
+      // first queue's run goes out up to that time (runs are long: a thread records bursts).
+      var best = -1
+      var bestTicks = UInt64.max
+      var second = UInt64.max
+      for (i, q) in queues.enumerated() where !q.isEmpty {
+        let t = q.frontTicks
+        if t < bestTicks {
+          second = bestTicks
+          bestTicks = t
+          best = i
+        } else if t < second {
+          second = t
         }
       }
-      if found < 0 {
-        guard final, let lowest = lowestWaitingSeq() else { break }
-        if lowest > nextSeq {
-          gaps &+= lowest - nextSeq
-          nextSeq = lowest
-        } else {
-          // A seq below nextSeq: recorded twice or out of order on its thread; cannot happen
-          // with one counter, so it is a broken invariant, not input to tolerate.
-          preconditionFailure("TraceMerger: seq \(lowest) arrived after \(nextSeq - 1) was written")
-        }
-        continue
-      }
-      hint = found
-      takeEvent(from: found, sink)
+      guard best >= 0, bestTicks < horizon else { break }
+      takeRun(from: queues[best], until: min(second, horizon), sink)
     }
     flush(sink)
   }
 
-  private func lowestWaitingSeq() -> UInt64? {
-    var lowest: UInt64? = nil
-    for q in queues where !q.isEmpty {
-      if lowest == nil || q.front.seq < lowest! { lowest = q.front.seq }
-    }
-    return lowest
-  }
-
-  /// Hands on the run of consecutive `seq`s at the front of queue `i`.
-  private mutating func takeEvent(
-    from i: Int, _ sink: (UnsafeBufferPointer<TraceRecord>) -> Void
+  /// Hands on the records at the front of `q` older than `limit` (at least the first one).
+  private mutating func takeRun(
+    from q: Queue, until limit: UInt64, _ sink: (UnsafeBufferPointer<TraceRecord>) -> Void
   ) {
-    let q = queues[i]
     let tid = q.buffer.tid
     var k = q.start
     q.records.withUnsafeBufferPointer { recs in
-      while k < recs.count && recs[k].seq == nextSeq {
+      repeat {
         let items = recs[k].kind == .epollWait ? Int(recs[k].e) : 0
         if batch.count + 1 + items > Self.batchSize { flush(sink) }
         var r = recs[k]
         var ts = clock.nanoseconds(r.ts)
-        if ts < lastTS { ts = lastTS }  // see docs/trace-format.md "Order"
+        if ts < lastTS { ts = lastTS }  // see the type's comment and docs/trace-format.md "Order"
         lastTS = ts
         r.ts = ts
         r.tid = tid
+        r.seq = nextSeq
         batch.append(r)
         for j in 0..<items {
           var item = recs[k + 1 + j]
           item.ts = ts
           item.tid = tid
+          item.seq = nextSeq
           batch.append(item)
         }
         k += 1 + items
         nextSeq += 1
-      }
+      } while k < recs.count && recs[k].ts < limit
     }
     q.start = k
   }

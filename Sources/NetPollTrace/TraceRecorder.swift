@@ -7,21 +7,23 @@ import Synchronization
 
 /// Records trace events from any thread and hands them to a background ``TraceWriter``.
 ///
-/// Each thread records into a ring of its own (``ThreadBuffer``): a fixed-size ``TraceRecord``
-/// is copied into it, with no lock, no allocation and no system call. The only shared write is
-/// one atomic increment that takes the event's `seq`, which totally orders the file; the clock
-/// is the CPU's timestamp counter (``TraceClock``). The writer merges the rings by `seq`.
-/// `tools/bench` (netpoll-bench recorder) measures the cost with one and two recording threads.
+/// Each thread records into a ring of its own (``ThreadBuffer``): a fixed-size ``TraceRecord`` is
+/// copied into it with its time, read from the CPU's timestamp counter (``TraceClock``). There is
+/// no lock, no allocation, no system call and no cache line that another recording thread
+/// writes. The consumer (``TraceMerger``) merges the rings by time and numbers the events: that
+/// is `seq`. `tools/bench` (`netpoll-bench recorder`) measures the cost with one and with two
+/// threads recording at once.
 ///
-/// Causal order (docs/trace-format.md, "Order"): an event that observes the kernel is recorded
-/// when its call returns (``record(_:)``); one that registers, deregisters or retires an fd
-/// takes its `seq` before the call with ``stamp()`` and is recorded after it with
-/// ``record(_:at:)``, so a readiness report can never come before the registration it reports.
+/// Causal order (docs/trace-format.md, "Order"): an event that observes the kernel is stamped
+/// when its call returns (``record(_:)``); one that registers, deregisters or retires an fd is
+/// stamped before the call (``stamp()``), recorded after it (``record(_:at:)``), and announces
+/// its stamp to the merger while the call runs, so the merger holds back every later event until
+/// it arrives. A readiness report therefore never comes before the registration it reports.
 ///
 /// When a thread's ring is full the thread waits for the writer (backpressure; see
 /// ``ThreadBuffer``). Events are dropped only once recording has stopped (``TraceWriter/finish()``,
-/// or a write failure); each such event is counted in `trace_end.dropped`.
-public final class TraceRecorder: @unchecked Sendable {  // every stored property is a let of a Sendable or synchronised type; see each comment
+/// or a write failure); each is counted in `trace_end.dropped`.
+public final class TraceRecorder: @unchecked Sendable {  // every stored property is a let of a Sendable or synchronised type
   private static let ids = Atomic<UInt64>(0)
 
   /// Distinguishes recorders in each thread's one-slot buffer cache.
@@ -29,8 +31,6 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
   /// Records per thread ring (a power of two).
   public let capacity: Int
   let clock: TraceClock
-  // The one shared counter, alone on its cache line.
-  private let counter = SequenceCounter()
   private let closed = Atomic<Bool>(false)
   private let droppedAfterClose = Atomic<UInt64>(0)
   // Registration of thread buffers: taken once per thread, never on the per-event path.
@@ -57,7 +57,7 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
 
   deinit { writerWord.deallocate() }
 
-  /// Records one event, stamping it with `seq`, `ts` and `tid` now.
+  /// Records one event, stamped now.
   public func record(_ event: TraceRecord) {
     guard !closed.load(ordering: .relaxed) else { return dropAfterClose() }
     // The ring is reached through the thread's cache without retaining it (the registry keeps it
@@ -67,7 +67,6 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
       b.reserve(1, recorder: self)
       let slot = b.slot(0)
       slot.initialize(to: event)
-      slot.pointee.seq = counter.next()
       slot.pointee.ts = clock.ticks()
       return b.publish(1)
     }
@@ -81,16 +80,15 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
     guard !closed.load(ordering: .relaxed) else { return dropAfterClose() }
     let wake = threadBuffer()._withUnsafeGuaranteedRef { b in
       b.reserve(1 + items.count, recorder: self)
-      let seq = counter.next()
+      let ts = clock.ticks()
       let header = b.slot(0)
       header.initialize(to: event)
-      header.pointee.seq = seq
-      header.pointee.ts = clock.ticks()
+      header.pointee.ts = ts
       header.pointee.e = Int64(items.count)
       for (i, item) in items.enumerated() {
         let s = b.slot(1 + i)
         s.initialize(to: item)
-        s.pointee.seq = seq
+        s.pointee.ts = ts
         s.pointee.kind = .readyItem
       }
       return b.publish(1 + items.count)
@@ -98,32 +96,36 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
     if wake { wakeWriter() }
   }
 
-  /// A `seq` and time taken before a system call whose event is recorded after it (see the
-  /// type's comment). Record it with ``record(_:at:)`` before recording anything else on this
-  /// thread: each thread's ring must stay in `seq` order.
+  /// Stamps an event before the system call it records (see the type's comment) and announces
+  /// the stamp to the merger until ``record(_:at:)`` records it. Call nothing else that records
+  /// on this thread in between.
   public func stamp() -> TraceStamp {
-    guard !closed.load(ordering: .relaxed) else { return TraceStamp(seq: 0, ticks: 0) }
-    let seq = counter.next()
-    return TraceStamp(seq: seq, ticks: clock.ticks())
+    guard !closed.load(ordering: .relaxed) else { return TraceStamp(ticks: 0) }
+    let ticks = clock.ticks()
+    // Published before the call enters the kernel: the kernel takes a lock (a full barrier)
+    // before the call has any effect another thread could observe, so the merger sees this stamp
+    // before it can see any event caused by the call.
+    threadBuffer()._withUnsafeGuaranteedRef { $0.pending.store(ticks, ordering: .releasing) }
+    return TraceStamp(ticks: ticks)
   }
 
-  /// Records `event` with the `seq` and time of `stamp`.
+  /// Records `event` with the time of `stamp`, and withdraws the stamp's announcement.
   public func record(_ event: TraceRecord, at stamp: TraceStamp) {
-    guard stamp.seq != 0 else { return dropAfterClose() }
+    guard stamp.ticks != 0 else { return dropAfterClose() }
     let wake = threadBuffer()._withUnsafeGuaranteedRef { b in
       b.reserve(1, recorder: self)
       let slot = b.slot(0)
       slot.initialize(to: event)
-      slot.pointee.seq = stamp.seq
       slot.pointee.ts = stamp.ticks
-      return b.publish(1)
+      let wake = b.publish(1)
+      // After the record is published: the merger must never see neither.
+      b.pending.store(0, ordering: .releasing)
+      return wake
     }
     if wake { wakeWriter() }
   }
 
-  // A dropped event still takes a seq, so the loss shows as a gap before `trace_end`.
   private func dropAfterClose() {
-    _ = counter.next()
     droppedAfterClose.add(1, ordering: .relaxed)
   }
 
@@ -163,13 +165,12 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
     netpoll_futex_wake(writerWord)
   }
 
-  /// Takes every record waiting in the rings, in `seq` order (for tests and in-process consumers
-  /// that do not use a ``TraceWriter``). Records whose `seq` is not yet complete stay behind.
+  /// Takes every record waiting in the rings, in order (for tests and in-process consumers that
+  /// do not use a ``TraceWriter``). Records a stamped call in flight holds back stay behind.
   package func drainAll() -> [TraceRecord] {
     merger.withLock { m in
       var out: [TraceRecord] = []
-      _ = m.collect(from: self)
-      m.emit(final: false) { out.append(contentsOf: $0) }
+      m.drain(from: self, final: false) { out.append(contentsOf: $0) }
       return out
     }
   }
@@ -183,9 +184,6 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
   /// Events dropped because they were recorded after recording stopped.
   var droppedAfterStop: UInt64 { droppedAfterClose.load(ordering: .relaxed) }
 
-  /// The next `seq` the counter would hand out.
-  var nextSeq: UInt64 { counter.peek() }
-
   /// Events dropped so far (after recording stopped, or lost to a failed write: see
   /// ``TraceWriter``).
   public var dropped: UInt64 { droppedAfterStop &+ lostToFailure.load(ordering: .relaxed) }
@@ -194,24 +192,10 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
   let lostToFailure = Atomic<UInt64>(0)
 }
 
-/// A `seq` and clock reading taken before a system call (``TraceRecorder/stamp()``).
+/// The time taken before a system call whose event is recorded after it
+/// (``TraceRecorder/stamp()``).
 public struct TraceStamp: Sendable {
-  let seq: UInt64
   let ticks: UInt64
-}
-
-/// The recorder's `seq` counter, padded so that no other field shares its cache line: it is
-/// the one line every recording thread writes.
-private final class SequenceCounter: Sendable {
-  private let padBefore: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
-  private let value = Atomic<UInt64>(1)  // seq 0 is trace_start, written by the writer
-  private let padAfter: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (
-    0, 0, 0, 0, 0, 0, 0
-  )
-
-  @inline(__always)
-  func next() -> UInt64 { value.add(1, ordering: .relaxed).oldValue }
-  func peek() -> UInt64 { value.load(ordering: .relaxed) }
 }
 
 extension TraceRecorder {

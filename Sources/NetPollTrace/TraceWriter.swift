@@ -82,28 +82,24 @@ public final class TraceWriter: Sendable {
         drainFinal(&enc)
         return
       }
-      let taken = recorder.merger.withLock { m -> Int in
-        let n = m.collect(from: recorder)
-        m.emit(final: false) { write($0, encoder: &enc) }
-        return n
+      let taken = recorder.merger.withLock { m in
+        m.drain(from: recorder, final: false) { write($0, encoder: &enc) }
       }
       if taken == 0 { recorder.writerSleep() }
     }
   }
 
-  /// The last drain after recording stopped: waits briefly for events whose `seq` was taken just
-  /// before the stop (their threads are finishing a system call), then writes what there is.
+  /// The last drain after recording stopped: waits briefly for stamped calls still in flight
+  /// (their threads are finishing a system call), then writes everything there is.
   private func drainFinal(_ enc: inout JSONLineEncoder) {
     let deadline = netpoll_monotonic_ns() + 50_000_000
     recorder.merger.withLock { m in
       while true {
-        _ = m.collect(from: recorder)
-        m.emit(final: false) { write($0, encoder: &enc) }
-        if m.nextSeq >= recorder.nextSeq || netpoll_monotonic_ns() > deadline { break }
+        m.drain(from: recorder, final: false) { write($0, encoder: &enc) }
+        if !m.hasPending() || netpoll_monotonic_ns() > deadline { break }
         usleep(200)
       }
-      _ = m.collect(from: recorder)
-      m.emit(final: true) { write($0, encoder: &enc) }
+      m.drain(from: recorder, final: true) { write($0, encoder: &enc) }
     }
   }
 
@@ -142,10 +138,10 @@ public final class TraceWriter: Sendable {
     stopping.store(true, ordering: .releasing)
     recorder.wakeWriter()
     t.join()
-    // Every seq below trace_end's that is not in the file was dropped: taken after the stop,
-    // never recorded, or lost to a failed write.
-    let endSeq = recorder.nextSeq
-    let dropped = (endSeq - 1) &- eventsWritten.load(ordering: .relaxed)
+    // An event recorded after the stop, or lost to a failed write, still counts in the numbering:
+    // trace_end's seq leaves a gap as wide as the loss (docs/trace-format.md, `dropped`).
+    let dropped = recorder.dropped
+    let endSeq = recorder.merger.withLock { $0.nextSeq } &+ recorder.droppedAfterStop
     if !failed.load(ordering: .acquiring) {
       var enc = JSONLineEncoder()
       let ts = max(recorder.now(), recorder.merger.withLock { $0.lastTimestamp })

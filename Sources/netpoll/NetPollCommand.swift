@@ -7,6 +7,6 @@ struct NetPollCommand: AsyncParsableCommand {
     commandName: "netpoll",
     abstract: "Run a traced Go-style netpoll server and look inside its traces.",
     subcommands: [
-      Serve.self, Load.self, Replay.self, Stats.self, Diff.self, Export.self,
+      Serve.self, Load.self, Replay.self, Stats.self, Diff.self, Export.self, Record.self,
     ])
 }

@@ -1,5 +1,6 @@
 import Glibc
 import NetPoll
+import NetPollServer
 import NetPollTrace
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NetPoll
+import NetPollServer
 import NetPollAnalysis
 import NetPollTrace
 import Testing

@@ -52,16 +52,21 @@ import Testing
       let h = try Harness(backend, workers: 2)
       let rt = h.runtime
       let stop = Atomic<Bool>(false)
+      let stopping = Atomic<Bool>(false)
       let wakes = Atomic<Int>(0)
       // Runtime work and bare wake-ups from outside the runtime, as a server's last
-      // connections and a signal handler produce them while it shuts down.
+      // connections and a signal handler produce them while it shuts down. New jobs stop when
+      // shutdown starts (it waits for the queue to empty); the wake-ups go on.
       let hammer = OSThread(name: "test-wakeups") {
         while !stop.load(ordering: .acquiring) {
           rt.poller.wakeup()
-          if wakes.add(1, ordering: .relaxed).newValue % 8 == 0 { rt.spawn {} }
+          if wakes.add(1, ordering: .relaxed).newValue % 8 == 0 && !stopping.load(ordering: .acquiring) {
+            rt.spawn {}
+          }
         }
       }
       try await eventually("wake-ups to flow") { wakes.load(ordering: .relaxed) > 100 + round }
+      stopping.store(true, ordering: .releasing)
       rt.shutdown()
       // Keep waking a runtime that is gone: a no-op, never a write to a released descriptor.
       let after = wakes.load(ordering: .relaxed)

@@ -1,7 +1,8 @@
 import Glibc
-import NetPoll
 import NetPollTrace
 import Testing
+
+@testable import NetPoll
 
 extension Backend: CustomTestStringConvertible {
   public var testDescription: String { rawValue }
@@ -15,9 +16,10 @@ struct Harness {
   let runtime: NetPollRuntime
   let recorder: TraceRecorder
 
-  init(_ backend: Backend, workers: Int = 2) throws {
+  init(_ backend: Backend, workers: Int = 2, ringEntries: UInt32? = nil) throws {
     recorder = TraceRecorder(capacity: 1 << 20)
-    runtime = try NetPollRuntime(backend: backend, recorder: recorder, workers: workers)
+    runtime = try NetPollRuntime(
+      backend: backend, recorder: recorder, workers: workers, ringEntries: ringEntries)
   }
 
   /// Runs `body` on the runtime, then shuts the runtime down; returns what was recorded.

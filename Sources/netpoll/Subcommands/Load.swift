@@ -1,5 +1,6 @@
 import ArgumentParser
 import NetPoll
+import NetPollServer
 
 /// `netpoll load`: the echo load generator.
 struct Load: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import NetPoll
+import NetPollServer
 import NetPollTrace
 
 /// `netpoll serve`: a traced echo or HTTP server.

@@ -1,3 +1,5 @@
+import NetPoll
+
 /// Serves one HTTP/1.1 connection: answers each request with a fixed 200 response, keeps the
 /// connection alive unless asked not to, and refuses request heads over 16 KiB with 431.
 ///

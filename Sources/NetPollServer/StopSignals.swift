@@ -1,4 +1,5 @@
 import CNetPollShims
+import NetPoll
 import NetPollTrace
 
 #if canImport(Glibc)

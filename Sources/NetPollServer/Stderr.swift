@@ -1,3 +1,5 @@
+import NetPoll
+
 #if canImport(Glibc)
   import Glibc
 #endif

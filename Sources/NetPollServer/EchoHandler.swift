@@ -1,3 +1,5 @@
+import NetPoll
+
 /// Serves one echo connection: writes back what it reads until the peer closes.
 struct EchoHandler {
   let connection: TCPConnection

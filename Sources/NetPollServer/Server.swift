@@ -1,3 +1,4 @@
+import NetPoll
 import Synchronization
 
 /// What a ``Server`` speaks.
@@ -114,12 +115,7 @@ public final class Server: Sendable {
   /// own (/proc, to size the pool) and traps when that fails, so with no fd left it would
   /// kill the server (seen with `prlimit --nofile=32`: SIGILL in _dispatch_workq_monitor_pools).
   private func pauseAccepting(for duration: Duration) async {
-    let handle = listener.handle
-    guard (try? handle.acquire()) != nil else { return }  // closed: the next accept says so
-    defer { handle.release() }
-    runtime.setDeadline(handle.pd, .read, after: duration)
-    try? await runtime.wait(handle.pd, .read)  // readiness, the deadline, or close
-    runtime.setDeadline(handle.pd, .read, after: nil)
+    await listener.pause(for: duration)
   }
 
   private func serve(_ connection: TCPConnection) async {

@@ -1,4 +1,5 @@
 import CNetPollShims
+import NetPoll
 
 #if canImport(Glibc)
   import Glibc
