@@ -191,7 +191,9 @@ import Testing
         let message = [UInt8](repeating: UInt8(i), count: 1000)
         try await bystander.write(message)
         var got: [UInt8] = []
-        while got.count < message.count { got += try await bystander.read(maxBytes: message.count - got.count) }
+        while got.count < message.count {
+          got += try await bystander.read(maxBytes: message.count - got.count)
+        }
         #expect(got == message)
       }
       #expect(server.connectionCount == 1, "the bystander is still connected")
@@ -231,7 +233,8 @@ import Testing
     let before = seen.withLock { $0.count }
     for task in parked {
       let wake = all[before...].first { $0.kind == .wake && $0.a == task }
-      #expect(wake?.d == TraceWakeReason.close.rawValue, "task \(task): \(wake.map(describe) ?? "never woken")")
+      #expect(
+        wake?.d == TraceWakeReason.close.rawValue, "task \(task): \(wake.map(describe) ?? "never woken")")
     }
   }
 

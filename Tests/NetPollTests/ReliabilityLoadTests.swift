@@ -92,7 +92,8 @@ struct ReliabilityLoad {
     let sinceAccept = acceptToReadDeadlineWake(trace)
     #expect(sinceAccept.count >= idleCount)
     let early = sinceAccept.filter { $0 < 199_000_000 }
-    #expect(early.isEmpty, "\(early.count) deadline wakes came < 200 ms after the accept: \(early.prefix(5)) ns")
+    #expect(
+      early.isEmpty, "\(early.count) deadline wakes came < 200 ms after the accept: \(early.prefix(5)) ns")
     #expect(unmatchedParks(trace) == [])
   }
 }

@@ -120,10 +120,13 @@ func parkWakeProblems(_ trace: [TraceRecord]) -> [String] {
   var parked: [Int64: TraceRecord] = [:]
   for r in trace where r.kind == .park || r.kind == .wake {
     if r.kind == .park {
-      if let p = parked[r.a] { problems.append("task \(r.a) parked (seq \(r.seq)) while parked since seq \(p.seq)") }
+      if let p = parked[r.a] {
+        problems.append("task \(r.a) parked (seq \(r.seq)) while parked since seq \(p.seq)")
+      }
       parked[r.a] = r
     } else if let p = parked.removeValue(forKey: r.a), p.b != r.b || p.c != r.c {
-      problems.append("task \(r.a) parked on fd \(p.b) mode \(p.c) (seq \(p.seq)), woken for fd \(r.b) mode \(r.c)")
+      problems.append(
+        "task \(r.a) parked on fd \(p.b) mode \(p.c) (seq \(p.seq)), woken for fd \(r.b) mode \(r.c)")
     }
   }
   for p in parked.values.sorted(by: { $0.seq < $1.seq }) {

@@ -59,7 +59,9 @@ import Testing
     #expect(setup.d & 8192 == 0, "no DEFER_TASKRUN")
   }
 
-  @Test("a timed poll with nothing ready returns after its timeout, in one enter", .enabled(if: timingTestsEnabled))
+  @Test(
+    "a timed poll with nothing ready returns after its timeout, in one enter",
+    .enabled(if: timingTestsEnabled))
   func timeout() throws {
     let rig = try Rig()
     defer { rig.poller.shutdown() }
@@ -161,7 +163,9 @@ import Testing
     }
   }
 
-  @Test("a wake-up whose NOP went to the kernel with someone else's enter still breaks the next poll", .enabled(if: timingTestsEnabled))
+  @Test(
+    "a wake-up whose NOP went to the kernel with someone else's enter still breaks the next poll",
+    .enabled(if: timingTestsEnabled))
   func wakeupSubmittedByAnotherEnter() throws {
     let rig = try Rig()
     defer { rig.poller.shutdown() }

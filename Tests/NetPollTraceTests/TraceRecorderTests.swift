@@ -155,7 +155,8 @@ import Testing
   func devFullFailsAtStart() throws {
     // /dev/full accepts the open and fails every write with ENOSPC.
     let error = #expect(throws: TraceFileError.self) {
-      try TraceWriter(path: "/dev/full", recorder: TraceRecorder(), backend: "epoll", command: "", overwrite: true)
+      try TraceWriter(
+        path: "/dev/full", recorder: TraceRecorder(), backend: "epoll", command: "", overwrite: true)
     }
     #expect(error?.errno == ENOSPC)
     #expect(error?.description == "/dev/full: write: ENOSPC (No space left on device)")
@@ -182,7 +183,8 @@ import Testing
 }
 
 @Suite struct TraceFieldTypes {
-  @Test("a field name has one JSON type across every event kind, trace_start and trace_end included (version 2)")
+  @Test(
+    "a field name has one JSON type across every event kind, trace_start and trace_end included (version 2)")
   func oneTypePerField() throws {
     let path = TraceRecorderTests.tempPath("types")
     defer { unlink(path) }
