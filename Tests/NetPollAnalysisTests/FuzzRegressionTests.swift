@@ -7,11 +7,19 @@ import Testing
 /// an end or to a one-line `TraceError`, through every tool, without trapping.
 @Suite("Fuzz regressions")
 struct FuzzRegressionTests {
+  /// The saved inputs. A folder that cannot be listed gives no names here (the parameterised
+  /// test would then pass with zero cases): `fixturesArePresent` fails instead.
   static let inputs: [String] = {
-    let directory = URL(fileURLWithPath: fixture("fuzz"))
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-    return names.sorted()
+    ((try? FileManager.default.contentsOfDirectory(atPath: fixture("fuzz"))) ?? []).sorted()
   }()
+
+  @Test("the fuzz fixture folder is there and holds the saved inputs")
+  func fixturesArePresent() throws {
+    let names = try FileManager.default.contentsOfDirectory(atPath: fixture("fuzz"))
+    #expect(names.contains("huge-fd-numbers.jsonl"))
+    #expect(names.count >= 2, "fuzz fixtures: \(names)")
+    #expect(Self.inputs.count == names.count)
+  }
 
   @Test("every saved fuzz input ends in events or one TraceError, in every tool", arguments: inputs)
   func survives(name: String) throws {

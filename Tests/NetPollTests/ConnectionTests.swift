@@ -2,6 +2,7 @@ import Glibc
 import NetPoll
 import NetPollServer
 import NetPollTrace
+import Synchronization
 import Testing
 
 /// Sockets over real loopback connections, on every backend.
@@ -152,28 +153,98 @@ import Testing
     }
   }
 
+  enum PeerEnd: String, CaseIterable, CustomTestStringConvertible {
+    case reset, halfClose
+    var testDescription: String { rawValue }
+  }
+
+  @Test(
+    "a reset or a half-close ends only its connection: another one, open alongside, keeps being served",
+    arguments: Backend.available, PeerEnd.allCases)
+  func peerEndsOnlyItsConnection(_ backend: Backend, _ end: PeerEnd) async throws {
+    let h = try Harness(backend)
+    _ = try await h.run { rt in
+      let server = try Server(runtime: rt, address: SocketAddress("127.0.0.1:0"), protocol: .echo)
+      let serving = rt.spawn { await server.run() }
+      let bystander = try await TCPConnection.connect(to: server.localAddress, on: rt)
+      let leaving = try await TCPConnection.connect(to: server.localAddress, on: rt)
+      for c in [bystander, leaving] {
+        try await c.write([1, 2, 3])
+        #expect(try await c.read(maxBytes: 3) == [1, 2, 3])
+      }
+      #expect(server.connectionCount == 2)
+      // The bystander has a request in flight while the other connection ends.
+      try await bystander.write([4])
+      switch end {
+      case .reset:
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(leaving.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        leaving.close()
+      case .halfClose:
+        try leaving.shutdownWrite()
+        #expect(try await leaving.read(maxBytes: 8) == [], "the server ends its side after the FIN")
+        leaving.close()
+      }
+      try await eventually("the server drops the connection that ended") { server.connectionCount == 1 }
+      #expect(try await bystander.read(maxBytes: 1) == [4], "the request in flight is answered")
+      for i in 0..<20 {
+        let message = [UInt8](repeating: UInt8(i), count: 1000)
+        try await bystander.write(message)
+        var got: [UInt8] = []
+        while got.count < message.count {
+          got += try await bystander.read(maxBytes: message.count - got.count)
+        }
+        #expect(got == message)
+      }
+      #expect(server.connectionCount == 1, "the bystander is still connected")
+      bystander.close()
+      try await eventually("the server forgets the bystander") { server.connectionCount == 0 }
+      server.stop()
+      await serving.value
+    }
+  }
+
   @Test("stopping the server wakes every parked task with reason close", arguments: Backend.available)
   func stopWakesEveryone(_ backend: Backend) async throws {
     let h = try Harness(backend)
+    let recorder = h.recorder
+    let seen = Mutex<[TraceRecord]>([])
+    let parkedAtStop = Mutex<Set<Int64>>([])
     let trace = try await h.run { rt in
       let server = try Server(runtime: rt, address: SocketAddress("127.0.0.1:0"), protocol: .echo)
       let serving = rt.spawn { await server.run() }
       var clients: [TCPConnection] = []
       for _ in 0..<20 { clients.append(try await TCPConnection.connect(to: server.localAddress, on: rt)) }
-      while server.connectionCount < 20 { try await Task.sleep(for: .milliseconds(5)) }
-      try await Task.sleep(for: .milliseconds(30))
+      // Wait for the state, not for a while: the accept loop and the 20 handlers all parked.
+      try await eventually("the accept loop and 20 handlers park") {
+        seen.withLock { $0 += recorder.drainAll() }
+        return Self.openParks(seen.withLock { $0 }).count == 21
+      }
+      parkedAtStop.withLock { $0 = Set(Self.openParks(seen.withLock { $0 }).keys) }
       server.stop()
       await serving.value
       for c in clients { c.close() }
     }
-    var parked: Set<Int64> = []
-    for r in trace {
-      if r.kind == .park { parked.insert(r.a) }
-      if r.kind == .wake { parked.remove(r.a) }
+    let all = seen.withLock { $0 } + trace
+    #expect(Self.openParks(all).isEmpty, "every park has its wake")
+    let parked = parkedAtStop.withLock { $0 }
+    #expect(parked.count == 21)
+    // Each task parked when stop() was called is next woken with reason close.
+    let before = seen.withLock { $0.count }
+    for task in parked {
+      let wake = all[before...].first { $0.kind == .wake && $0.a == task }
+      #expect(
+        wake?.d == TraceWakeReason.close.rawValue, "task \(task): \(wake.map(describe) ?? "never woken")")
     }
-    #expect(parked.isEmpty)
-    #expect(
-      trace.of(.wake).contains { $0.d == TraceWakeReason.close.rawValue },
-      "the accept loop, at least, woke for close")
+  }
+
+  /// Tasks parked and not yet woken, with their park.
+  static func openParks(_ trace: [TraceRecord]) -> [Int64: TraceRecord] {
+    var parked: [Int64: TraceRecord] = [:]
+    for r in trace {
+      if r.kind == .park { parked[r.a] = r }
+      if r.kind == .wake { parked[r.a] = nil }
+    }
+    return parked
   }
 }

@@ -9,7 +9,7 @@ import Testing
 /// the poller role, a worker that runs out of work goes to sleep, expecting the poller to cover the
 /// kernel; when the monitor lets the role go it must hand it on to that sleeper, or nobody blocks in
 /// the kernel and a readiness waits for the monitor's next tick (10 ms).
-@Suite struct MonitorHandOff {
+@Suite(.enabled(if: timingTestsEnabled)) struct MonitorHandOff {
   /// Spins without yielding or awaiting, for `ms` milliseconds or until `done` (or its task is
   /// cancelled): a job Swift cannot preempt.
   static func spin(ms: Double, until done: () -> Bool) {

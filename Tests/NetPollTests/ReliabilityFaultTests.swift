@@ -8,7 +8,7 @@ import Testing
 /// Peers that misbehave (issue 6, "Faults"): the server cuts them by its deadlines and keeps
 /// serving everyone else. Kernel faults (strace injection), fd exhaustion, a full trace disk and
 /// signals are checked against the binary by `tools/check-faults`.
-@Suite struct ReliabilityFaults {
+@Suite(.enabled(if: timingTestsEnabled)) struct ReliabilityFaults {
   @Test(
     "a client that connects and never sends is cut by the idle deadline (echo and HTTP)",
     arguments: Backend.available, ServerProtocol.allCases)
@@ -45,28 +45,32 @@ import Testing
       let server = try Server(
         runtime: rt, address: SocketAddress("127.0.0.1:0"), protocol: .http, idleTimeout: .milliseconds(200))
       let serving = rt.spawn { await server.run() }
-      let c = try await TCPConnection.connect(to: server.localAddress, on: rt)
+      // Timed from before the connect: the server arms the head's deadline after its accept.
       let start = nowMs()
+      let c = try await TCPConnection.connect(to: server.localAddress, on: rt)
+      try await eventually("the server accepts it") { server.connectionCount == 1 }
+      // The cut is the server's close: our read ends (end of stream, or a reset).
+      let cutAt = Atomic<Int64>(0)
+      let watcher = rt.spawn {
+        _ = try? await c.read(maxBytes: 1)
+        cutAt.store(Int64(nowMs() * 1000), ordering: .releasing)
+      }
       // One byte every 40 ms: each read is well inside the timeout, the head never completes.
-      var cut = false
+      var sent = 0
       for byte in Array("GET / HTTP/1.1\r\nHost: slow\r\nX-Padding: ".utf8)
         + Array(repeating: UInt8(ascii: "a"), count: 200)
       {
-        do {
-          try await c.write([byte])
-        } catch {
-          cut = true
-          break
-        }
+        if cutAt.load(ordering: .acquiring) != 0 { break }
+        do { try await c.write([byte]) } catch { break }
+        sent += 1
         try await Task.sleep(for: .milliseconds(40))
-        if server.connectionCount == 0 {
-          cut = true
-          break
-        }
       }
-      let elapsed = nowMs() - start
-      #expect(cut, "the trickling client was never cut")
+      await watcher.value
+      let elapsed = Double(cutAt.load(ordering: .acquiring)) / 1000 - start
+      #expect(sent >= 3, "only \(sent) bytes were trickled before the cut: not a slow head")
+      #expect(elapsed >= 199, "cut after \(elapsed) ms, before the 200 ms deadline")
       #expect(elapsed < 3_000, "cut after \(elapsed) ms (timeout 200 ms)")
+      try await eventually("the server forgets it") { server.connectionCount == 0 }
       // A well-behaved client is still served.
       let ok = try await TCPConnection.connect(to: server.localAddress, on: rt)
       try await ok.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))

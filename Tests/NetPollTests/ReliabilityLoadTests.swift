@@ -87,6 +87,13 @@ struct ReliabilityLoad {
     for line in busyCutDiagnosis(trace).prefix(3) { Issue.record("busy connection cut: \(line)") }
     let deadlineWakes = trace.of(.wake).filter { $0.d == TraceWakeReason.deadline.rawValue }
     #expect(Set(deadlineWakes.map(\.a)).count >= idleCount, "one deadline wake per idle server task")
+    // No cut before its time: the read deadline is armed after the accept, so each deadline
+    // wake comes at least 200 ms after its fd's accept (trace clock; 1 ms for its granularity).
+    let sinceAccept = acceptToReadDeadlineWake(trace)
+    #expect(sinceAccept.count >= idleCount)
+    let early = sinceAccept.filter { $0 < 199_000_000 }
+    #expect(
+      early.isEmpty, "\(early.count) deadline wakes came < 200 ms after the accept: \(early.prefix(5)) ns")
     #expect(unmatchedParks(trace) == [])
   }
 }
@@ -161,4 +168,24 @@ func unmatchedParks(_ trace: [TraceRecord]) -> [String] {
     }
   }
   return problems + parked.values.map { "task \($0.a) parked on fd \($0.b) (seq \($0.seq)) never woke" }
+}
+
+/// For each read-deadline wake: nanoseconds (trace clock) from the accept of its fd to the wake.
+/// An accept is an `accept` call that returned the fd, or in completion mode an ACCEPT CQE.
+func acceptToReadDeadlineWake(_ trace: [TraceRecord]) -> [UInt64] {
+  let acceptOp: Int64 = 13  // IORING_OP_ACCEPT
+  var acceptData = Set<Int64>()
+  var acceptedAt: [Int64: UInt64] = [:]  // fd -> ts of its latest accept
+  var out: [UInt64] = []
+  for r in trace {
+    switch r.kind {
+    case .accept where r.ret >= 0: acceptedAt[r.ret] = r.ts
+    case .uringSQE where r.a == acceptOp: acceptData.insert(r.c)
+    case .uringCQE where r.ret >= 0 && acceptData.contains(r.a): acceptedAt[r.ret] = r.ts
+    case .wake where r.d == TraceWakeReason.deadline.rawValue && r.c == TraceMode.read.rawValue:
+      if let t = acceptedAt[r.b] { out.append(r.ts &- t) }
+    default: break
+    }
+  }
+  return out
 }

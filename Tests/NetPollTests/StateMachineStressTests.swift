@@ -426,6 +426,22 @@ import Testing
           Issue.record("\(label): woken with reason deadline (seq \(w.seq)) with no deadline set")
         }
       }
+      // A reader's wake with reason ready needs a readiness to explain it: data the client sent,
+      // an event injected with the fd's current token, or (uring readiness) a multishot poll that
+      // ended (a CQE without IORING_CQE_F_MORE): URingPoller re-arms it and reports both
+      // directions, so as not to lose an edge. An injected stale token, a deadline (reset) or a
+      // close explains none. (Not checked for writers: their socket becomes writable on its own
+      // while loopback moves the send buffer into the peer's receive buffer.)
+      guard t.mode == .read else { continue }
+      let cqeMore: Int64 = 2  // IORING_CQE_F_MORE
+      for r in records where r.kind == .wake && r.b == Int64(t.fd) && r.c == t.mode.rawValue {
+        let rearmed = records.contains {
+          $0.kind == .uringCQE && $0.b == Int64(t.fd) && $0.c & cqeMore == 0 && $0.seq < r.seq
+        }
+        if r.d == TraceWakeReason.ready.rawValue && !rearmed && t.actions.isDisjoint(with: [.data, .inject]) {
+          Issue.record("\(label): woken with reason ready (seq \(r.seq)) with no readiness to explain it")
+        }
+      }
     }
 
     // A readiness event for a closed registration is dropped and recorded as stale, never delivered.

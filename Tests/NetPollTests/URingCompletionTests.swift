@@ -1,5 +1,6 @@
 import Glibc
 import NetPollTrace
+import Synchronization
 import Testing
 
 @testable import NetPoll
@@ -105,6 +106,30 @@ import Testing
     }
   }
 
+  /// A task suspended on `waiter`'s continuation, as a parked task is; returns once the
+  /// continuation is published. Awaited only after its operation is done (`reap`), so a failed
+  /// submit or poll fails the test (they throw) instead of leaving it suspended forever.
+  static func publishContinuation(_ waiter: Waiter) async throws -> Task<TraceWakeReason, Never> {
+    let published = Atomic<Bool>(false)
+    let woken = Task {
+      await withUnsafeContinuation { continuation in
+        waiter.continuation = continuation
+        published.store(true, ordering: .releasing)
+      }
+    }
+    try await eventually("the continuation is published") { published.load(ordering: .acquiring) }
+    return woken
+  }
+
+  /// Polls the ring (10 ms at a time, up to 1 s) until `op` is done; fails the test otherwise.
+  static func reap(_ rig: Rig, until op: CompletionOp) throws {
+    var events: [PollEvent] = []
+    for _ in 0..<100 where !op.done {
+      try rig.poller.poll(delay: .nanoseconds(10_000_000), into: &events)
+    }
+    try #require(op.done, "the operation's final CQE was never reaped")
+  }
+
   @Test("a cancel that loses the race to the CQE delivers the bytes, and the wake says ready")
   func cancelLosesRace() async throws {
     let rig = try Rig()
@@ -115,14 +140,12 @@ import Testing
     let op = CompletionOp(waiter: waiter, pd: rig.pd, mode: .read, fd: rig.reader, kind: .recv(buffer))
     var three: [UInt8] = [1, 2, 3]
     _ = Glibc.write(rig.peer, &three, 3)
-    let reason = await withUnsafeContinuation { continuation in
-      waiter.continuation = continuation
-      let bits = rig.park(op)
-      try? rig.submit()  // the RECV completes inline: its CQE waits in the CQ
-      rig.interrupt(bits, .deadline)  // too late: the bytes are already in the buffer
-      var events: [PollEvent] = []
-      try? rig.poller.poll(delay: .nonBlocking, into: &events)
-    }
+    let woken = try await Self.publishContinuation(waiter)
+    let bits = rig.park(op)
+    try rig.submit()  // the RECV completes inline: its CQE waits in the CQ
+    rig.interrupt(bits, .deadline)  // too late: the bytes are already in the buffer
+    try Self.reap(rig, until: op)
+    let reason = await woken.value
     #expect(reason == .ready)
     #expect(op.result == 3)
     #expect(Array(buffer[0..<3]) == [1, 2, 3])
@@ -139,16 +162,12 @@ import Testing
     defer { buffer.deallocate() }
     let waiter = Waiter(task: 1)
     let op = CompletionOp(waiter: waiter, pd: rig.pd, mode: .read, fd: rig.reader, kind: .recv(buffer))
-    let reason = await withUnsafeContinuation { continuation in
-      waiter.continuation = continuation
-      let bits = rig.park(op)
-      try? rig.submit()  // nothing to read: the RECV waits in the kernel
-      rig.interrupt(bits, .close)
-      var events: [PollEvent] = []
-      for _ in 0..<100 where !op.done {
-        try? rig.poller.poll(delay: .nanoseconds(10_000_000), into: &events)
-      }
-    }
+    let woken = try await Self.publishContinuation(waiter)
+    let bits = rig.park(op)
+    try rig.submit()  // nothing to read: the RECV waits in the kernel
+    rig.interrupt(bits, .close)
+    try Self.reap(rig, until: op)
+    let reason = await woken.value
     #expect(reason == .close)
     #expect(op.result == -ECANCELED)
   }

@@ -59,7 +59,9 @@ import Testing
     #expect(setup.d & 8192 == 0, "no DEFER_TASKRUN")
   }
 
-  @Test("a timed poll with nothing ready returns after its timeout, in one enter")
+  @Test(
+    "a timed poll with nothing ready returns after its timeout, in one enter",
+    .enabled(if: timingTestsEnabled))
   func timeout() throws {
     let rig = try Rig()
     defer { rig.poller.shutdown() }
@@ -102,7 +104,7 @@ import Testing
     #expect(trace[cancel...].contains { $0.kind == .uringEnter && $0.b >= 1 })
   }
 
-  @Test("a wake-up from another thread breaks a blocking poll")
+  @Test("a wake-up from another thread breaks a blocking poll", .enabled(if: timingTestsEnabled))
   func wakeupBreaksBlockingPoll() throws {
     let rig = try Rig()
     defer { rig.poller.shutdown() }
@@ -133,7 +135,8 @@ import Testing
   }
 
   @Test(
-    "a wake-up folded into a NOP whose completion is already in the CQ still stops the next poll blocking")
+    "a wake-up folded into a NOP whose completion is already in the CQ still stops the next poll blocking",
+    .enabled(if: timingTestsEnabled))
   func foldedWakeupAfterCompletedNOP() throws {
     let rig = try Rig()
     defer { rig.poller.shutdown() }
@@ -160,7 +163,9 @@ import Testing
     }
   }
 
-  @Test("a wake-up whose NOP went to the kernel with someone else's enter still breaks the next poll")
+  @Test(
+    "a wake-up whose NOP went to the kernel with someone else's enter still breaks the next poll",
+    .enabled(if: timingTestsEnabled))
   func wakeupSubmittedByAnotherEnter() throws {
     let rig = try Rig()
     defer { rig.poller.shutdown() }

@@ -116,16 +116,75 @@ import Testing
 
   @Test("when the file cannot be written, recording stops, drops are counted and the caller keeps going")
   func unwritableFileCountsDrops() throws {
-    // /dev/full accepts the open and fails every write with ENOSPC, like a full disk.
-    let recorder = TraceRecorder()
-    let writer = try? TraceWriter(
-      path: "/dev/full", recorder: recorder, backend: "epoll", command: "", overwrite: true)
-    #expect(writer == nil, "trace_start itself cannot be written: the open fails with a clear error")
+    // A file that accepts trace_start and then fails: a FIFO whose only reader reads trace_start
+    // and goes away, so every later write fails (EPIPE), as a disk that fills up after the start.
+    let path = Self.tempPath("fifo")
+    try #require(mkfifo(path, 0o600) == 0)
+    defer { unlink(path) }
+    let reader = open(path, O_RDONLY | O_NONBLOCK)
+    try #require(reader >= 0)
+    signal(SIGPIPE, SIG_IGN)  // the failed write must come back as EPIPE, not kill the process
+    let stderrLines = try Self.capturingStderr { () throws -> UInt64 in
+      let recorder = TraceRecorder(capacity: 1024)
+      let writer = try TraceWriter(
+        path: path, recorder: recorder, backend: "epoll", command: "", overwrite: true)
+      var start = [UInt8](repeating: 0, count: 4096)
+      let n = read(reader, &start, start.count)
+      #expect(n > 0 && String(decoding: start[0..<max(n, 0)], as: UTF8.self).contains("\"trace_start\""))
+      close(reader)
+      // Far more events than the ring holds: were the writer to stop emptying it after the
+      // failure, record() would wait for room forever. Done on a thread, so that shows as a
+      // failed expectation, not a hung test.
+      let events = 100_000
+      let recorded = DispatchSemaphore(value: 0)
+      Thread.detachNewThread {
+        for i in 0..<events { recorder.record(TraceRecord(.read, ret: Int64(i), a: 9, b: 64)) }
+        recorded.signal()
+      }
+      #expect(recorded.wait(timeout: .now() + 30) == .success, "record() blocked after the write failed")
+      let dropped = writer.finish()
+      #expect(dropped == UInt64(events), "every event after trace_start is counted as dropped")
+      return dropped
+    }
+    let mine = stderrLines.filter { $0.contains(path) }
+    #expect(mine.count == 1, "one stderr line says recording stopped: \(mine)")
+    #expect(mine.first?.contains("recording stopped") == true)
+  }
+
+  @Test("a trace file that cannot take even trace_start fails the open with one clear error")
+  func devFullFailsAtStart() throws {
+    // /dev/full accepts the open and fails every write with ENOSPC.
+    let error = #expect(throws: TraceFileError.self) {
+      try TraceWriter(
+        path: "/dev/full", recorder: TraceRecorder(), backend: "epoll", command: "", overwrite: true)
+    }
+    #expect(error?.errno == ENOSPC)
+    #expect(error?.description == "/dev/full: write: ENOSPC (No space left on device)")
+  }
+
+  /// Runs `body` with file descriptor 2 redirected to a file; returns the lines written to it,
+  /// after copying them to the real stderr (other tests' output included: nothing is lost).
+  static func capturingStderr(_ body: () throws -> UInt64) throws -> [String] {
+    let path = tempPath("stderr")
+    defer { unlink(path) }
+    let file = open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
+    try #require(file >= 0)
+    let saved = dup(2)
+    dup2(file, 2)
+    let result = Result { try body() }
+    dup2(saved, 2)
+    close(saved)
+    close(file)
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    FileHandle.standardError.write(Data(text.utf8))
+    _ = try result.get()
+    return text.split(separator: "\n").map(String.init)
   }
 }
 
 @Suite struct TraceFieldTypes {
-  @Test("a field name has one JSON type across every event kind, trace_start and trace_end included (version 2)")
+  @Test(
+    "a field name has one JSON type across every event kind, trace_start and trace_end included (version 2)")
   func oneTypePerField() throws {
     let path = TraceRecorderTests.tempPath("types")
     defer { unlink(path) }
