@@ -122,6 +122,28 @@ struct SourceTests {
     #expect(!text.contains("unknown"))
   }
 
+  @Test("export of an ebpf trace names its source where the timeline would show parks")
+  func export() throws {
+    let out = try temporaryPath(name: "out.json")
+    try PerfettoExport.run(input: ebpf, output: out)
+    let object = try jsonObject(
+      String(decoding: try Data(contentsOf: URL(fileURLWithPath: out)), as: UTF8.self))
+    let events = try #require(object["traceEvents"] as? [[String: Any]])
+    let process = try #require(events.first { $0["name"] as? String == "process_name" })
+    #expect(
+      (process["args"] as? [String: Any])?["name"] as? String
+        == "netpoll epoll (pid 900, source ebpf: no park/wake recorded)")
+    let start = try #require(events.first { $0["name"] as? String == "trace_start" })
+    #expect((start["args"] as? [String: Any])?["source"] as? String == "ebpf")
+  }
+
+  @Test("diff --html against an ebpf trace says the latency is not comparable")
+  func html() throws {
+    let html = try HTMLReport.run(pathA: runtime, pathB: ebpf).html
+    #expect(html.contains("Park → wake latency is not comparable (B is an ebpf trace: no park/wake)."))
+    #expect(!html.contains("class=\"dir not comparable"))
+  }
+
   private func jsonObject(_ text: String) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
   }
