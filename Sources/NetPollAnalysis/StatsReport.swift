@@ -100,8 +100,7 @@ public struct StatsReport: Sendable {
       ? []
       : [
         "wake_latency", "wake_latency_by_mode", "wakes", "spurious_wakes", "spurious_wake_share",
-        "stale_drops",
-        "top_fds.by_parks", "parks",
+        "stale_drops", "top_fds.by_parks",
       ]
   }
 
