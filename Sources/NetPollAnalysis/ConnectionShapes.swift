@@ -118,10 +118,16 @@ public struct ConnectionComparison: Sendable {
   /// The index in `alignment` of the first difference, or `nil` when the shapes are equal.
   public var firstDifference: Int?
 
-  /// Aligns the typical shapes of `a` and `b`, request by request.
-  public init(a: ConnectionShapes, b: ConnectionShapes) {
+  /// Aligns the typical shapes of `a` and `b`, request by request. With `leavingOutRuntimeSteps`
+  /// (one side is an `"ebpf"` trace), the steps only the runtime's recorder sees are left out of
+  /// both, so they never show as differences.
+  public init(a: ConnectionShapes, b: ConnectionShapes, leavingOutRuntimeSteps: Bool = false) {
     typicalA = a.typical?.steps ?? []
     typicalB = b.typical?.steps ?? []
+    if leavingOutRuntimeSteps {
+      typicalA.removeAll(where: Self.isRuntimeOnly)
+      typicalB.removeAll(where: Self.isRuntimeOnly)
+    }
     connectionsA = a.connectionCount
     connectionsB = b.connectionCount
     let segmentsA = requestSegments(typicalA)
@@ -133,6 +139,16 @@ public struct ConnectionComparison: Sendable {
       alignment += align(k < segmentsA.count ? segmentsA[k] : [], k < segmentsB.count ? segmentsB[k] : [])
     }
     firstDifference = alignment.firstIndex { $0.0 != $0.1 }
+  }
+
+  /// Whether `step` is one that only the runtime's own recorder logs (docs/trace-format.md, "Sources"):
+  /// a park, wake, stale drop or deadline, or a call `netpoll record` does not trace.
+  public static func isRuntimeOnly(_ step: String) -> Bool {
+    let kind = step.prefix { $0 != " " && $0 != ">" && $0 != "=" }
+    return [
+      "park", "wake", "stale", "deadline", "poll", "shutdown", "setsockopt", "getsockopt", "getsockname",
+    ]
+    .contains(kind)
   }
 
   /// Whether `step` is a request's data arriving: a `read` with data, or a RECV completion with data.

@@ -53,6 +53,9 @@ extension HTMLReport {
 
   private var latencySection: String {
     var out = "<section><h2>Park → wake latency</h2>"
+    if let why = TraceDiff.notComparable(a: diff.a, b: diff.b) {
+      out += "<p class=\"note\">Park → wake latency is \(escapeHTML(why)).</p>"
+    }
     guard seriesA.wakeCount + seriesB.wakeCount > 0 else {
       return out + "<p class=\"note\">Neither trace has a park followed by a wake.</p></section>\n"
     }
@@ -213,7 +216,7 @@ extension HTMLReport {
       out +=
         "<td class=\"num\" data-key=\"\(escapeHTML(r.key))\" data-side=\"ratio\" data-value=\"\(r.ratio.map(jsonNumber) ?? "null")\">\(r.ratio.map { formatDecimal($0, digits: 2) } ?? "-")</td>"
       out +=
-        "<td class=\"dir \(escapeHTML(r.direction))\" data-key=\"\(escapeHTML(r.key))\" data-side=\"direction\">\(escapeHTML(r.direction))</td></tr>"
+        "<td class=\"dir \(r.direction.hasPrefix("not comparable") ? "n/a" : escapeHTML(r.direction))\" data-key=\"\(escapeHTML(r.key))\" data-side=\"direction\">\(escapeHTML(r.direction))</td></tr>"
     }
     return out + "</tbody></table></section>\n"
   }
@@ -228,7 +231,8 @@ extension HTMLReport {
       let segment = c.segment(ofRow: i)
       if segment != shownSegment {
         shownSegment = segment
-        out += "<tr class=\"segment\"><th colspan=\"3\">\(escapeHTML(ConnectionComparison.segmentName(segment)))</th></tr>"
+        out +=
+          "<tr class=\"segment\"><th colspan=\"3\">\(escapeHTML(ConnectionComparison.segmentName(segment)))</th></tr>"
       }
       let mark = i == c.firstDifference ? " class=\"first-difference\" title=\"first difference\"" : ""
       out +=

@@ -27,7 +27,9 @@ public struct ExportWindow: Sendable, Equatable {
 /// (or `µs`), `ms` or `s` (`1.5s`, `200ms`); `nil` for anything else, a negative time or one past
 /// Int64.
 public func parseTraceTime(_ text: String) -> Int? {
-  let units: [(String, Int)] = [("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)]
+  let units: [(String, Int)] = [
+    ("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000),
+  ]
   var number = Substring(text)
   var scale = 1
   for (suffix, factor) in units where text.hasSuffix(suffix) {
@@ -74,7 +76,8 @@ public struct PerfettoExport {
     input: String, output: String, force: Bool = false, window: ExportWindow = ExportWindow()
   ) throws(TraceError) -> Int {
     if let from = window.from, let to = window.to, from > to {
-      throw TraceError(file: input, line: nil, message: "the window ends (\(to) ns) before it starts (\(from) ns)")
+      throw TraceError(
+        file: input, line: nil, message: "the window ends (\(to) ns) before it starts (\(from) ns)")
     }
     try checkOutputPath(output, inputs: [input], force: force)
     let reader = try TraceReader(path: input)
@@ -83,7 +86,7 @@ public struct PerfettoExport {
     sink.write("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n")
     exporter.emit(
       sink, name: "process_name", ph: "M", ts: nil, tid: 0,
-      args: "{\"name\":\(jsonQuoted("netpoll \(reader.header.backend) (pid \(reader.header.pid))"))}")
+      args: "{\"name\":\(jsonQuoted(Self.processName(reader.header)))}")
     while let event = try reader.next() {
       // `ts` never decreases in a trace: nothing after the window's end can be in it.
       if let to = window.to, event.ts > to { break }
@@ -109,6 +112,14 @@ public struct PerfettoExport {
   private var openParks: [Int: Int] = [:]
   private var uringOperations = UringOperations()
   private(set) var written = 0
+
+  /// `netpoll epoll (pid 4711)`; a trace without park/wake events says so, since its timeline has
+  /// no park slices or wake flows (`netpoll epoll (pid 4711, source ebpf: no park/wake recorded)`).
+  static func processName(_ header: TraceHeader) -> String {
+    let source =
+      header.source.hasRuntimeEvents ? "" : ", source \(header.source.rawValue): no park/wake recorded"
+    return "netpoll \(header.backend) (pid \(header.pid)\(source))"
+  }
 
   private init(header: TraceHeader, window: ExportWindow) {
     self.header = header
@@ -174,7 +185,8 @@ public struct PerfettoExport {
         args: "{\(line),\"task\":\(task),\"fd\":\(fd),\"mode\":\"\(mode.rawValue)\"}")
     case .socketCall(let call):
       guard inWindow else { return }
-      let args = "{\(line),\"fd\":\(call.fd),\"ret\":\(call.ret)\(call.syscall == .read || call.syscall == .write ? ",\"len\":\(call.length)" : "")\(errno)}"
+      let args =
+        "{\(line),\"fd\":\(call.fd),\"ret\":\(call.ret)\(call.syscall == .read || call.syscall == .write ? ",\"len\":\(call.length)" : "")\(errno)}"
       let mode: PollMode? =
         switch call.syscall {
         case .read, .accept, .connect: .read
@@ -190,7 +202,9 @@ public struct PerfettoExport {
       instant(sink, e, name: call.syscall.rawValue, flowIn: flow, args: args)
     case .uringSubmission(let op, let fd, let userData):
       guard inWindow else { return }
-      let flow = completionMode && fd >= 0 && UringOperation(op: op) != .cancel ? pendingFlowsByFD.removeValue(forKey: fd) : nil
+      let flow =
+        completionMode && fd >= 0 && UringOperation(op: op) != .cancel
+        ? pendingFlowsByFD.removeValue(forKey: fd) : nil
       instant(
         sink, e, name: "uring_sqe", flowIn: flow,
         args: "{\(line),\"op\":\(jsonQuoted(op)),\"fd\":\(fd),\"user_data\":\(userData)}")
@@ -220,7 +234,8 @@ public struct PerfettoExport {
         args: "{\(line),\"fd\":\(fd),\"mode\":\"\(mode.rawValue)\",\"timeout_ns\":\(timeoutNs)}")
     case .epollCreate(let epfd, let ret):
       guard inWindow else { return }
-      instant(sink, e, name: "epoll_create", flowIn: nil, args: "{\(line),\"epfd\":\(epfd),\"ret\":\(ret)\(errno)}")
+      instant(
+        sink, e, name: "epoll_create", flowIn: nil, args: "{\(line),\"epfd\":\(epfd),\"ret\":\(ret)\(errno)}")
     case .uringSetup(let ringFd, let entries):
       guard inWindow else { return }
       instant(
@@ -234,11 +249,13 @@ public struct PerfettoExport {
       emit(
         sink, name: "trace_start", ph: "i", ts: e.ts, tid: e.tid, extra: ",\"s\":\"g\"",
         args:
-          "{\"command\":\(jsonQuoted(header.command)),\"wall\":\(jsonQuoted(header.wall)),\"backend_note\":\(jsonQuoted(header.backendNote))}"
+          "{\"command\":\(jsonQuoted(header.command)),\"wall\":\(jsonQuoted(header.wall)),\"backend_note\":\(jsonQuoted(header.backendNote)),\"source\":\(jsonQuoted(header.source.rawValue))}"
       )
     case .traceEnd(let events, let dropped):
       guard inWindow else { return }
-      instant(sink, e, name: "trace_end", flowIn: nil, args: "{\(line),\"lines\":\(events.map(String.init) ?? "null"),\"dropped\":\(dropped)}")
+      instant(
+        sink, e, name: "trace_end", flowIn: nil,
+        args: "{\(line),\"lines\":\(events.map(String.init) ?? "null"),\"dropped\":\(dropped)}")
     case .unknown:
       guard inWindow else { return }
       instant(sink, e, name: e.name, flowIn: nil, args: "{\(line)\(errno)}")
@@ -259,10 +276,12 @@ public struct PerfettoExport {
   }
 
   /// A thread instant, or a zero-length slice when a wake's flow ends on it.
-  private mutating func instant(_ sink: OutputFile, _ e: TraceEvent, name: String, flowIn: Int?, args: String) {
+  private mutating func instant(_ sink: OutputFile, _ e: TraceEvent, name: String, flowIn: Int?, args: String)
+  {
     if let flowIn {
       emit(
-        sink, name: name, ph: "X", ts: e.ts, tid: e.tid, extra: ",\"dur\":0,\"bind_id\":\(flowIn),\"flow_in\":true",
+        sink, name: name, ph: "X", ts: e.ts, tid: e.tid,
+        extra: ",\"dur\":0,\"bind_id\":\(flowIn),\"flow_in\":true",
         args: args)
     } else {
       emit(sink, name: name, ph: "i", ts: e.ts, tid: e.tid, extra: ",\"s\":\"t\"", args: args)

@@ -115,6 +115,32 @@ public struct ReplayReport: Sendable {
 
   /// True when the trace is consistent.
   public var isConsistent: Bool { summary.violations == 0 }
+
+  /// The checks this replay made, in words: all of them for a `"runtime"` trace; for `"ebpf"`, those
+  /// that need no park, wake or stale event.
+  public var checksRun: [String] {
+    var checks = [
+      "seq and ts order", "trace_end counts", "registration before readiness",
+      "no fd used after close", "io_uring submissions before completions",
+    ]
+    if header.source.hasRuntimeEvents {
+      checks += [
+        "park/wake pairing", "EAGAIN followed by a park or a retry", "bad readiness dropped by a stale event",
+      ]
+    }
+    return checks
+  }
+
+  /// The checks this replay could not make because the trace's source does not record their events
+  /// (empty for `"runtime"`).
+  public var checksNotRun: [String] {
+    header.source.hasRuntimeEvents
+      ? []
+      : [
+        "park/wake pairing", "EAGAIN followed by a park or a retry",
+        "bad readiness dropped by a stale event (reported as notes)", "latched readiness",
+      ]
+  }
 }
 
 /// One step of an fd's or task's timeline.

@@ -32,16 +32,34 @@ extension ReplayReport {
   /// The summary block printed at the end of a replay.
   public func renderSummary(file: String) -> String {
     let s = summary
-    var out = "\(file): backend \(header.backend), \(s.events) events, \(s.fds) fds, \(s.tasks) tasks"
+    let runtime = header.source.hasRuntimeEvents
+    var out = "\(file): backend \(header.backend)"
+    if !runtime { out += ", source \(header.source.rawValue)" }
+    out += ", \(s.events) events, \(s.fds) fds"
+    if runtime { out += ", \(s.tasks) tasks" }
     out += s.truncated ? ", truncated (no trace_end)\n" : "\n"
-    let reasons = s.wakesByReason.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
-    out += "  parks \(s.parks), wakes \(s.wakes)"
-    out += reasons.isEmpty ? "\n" : " (\(reasons.joined(separator: ", ")))\n"
-    out += "  readiness \(s.readiness) (latched \(s.latchedReadiness)), stale drops \(s.staleDrops)"
+    if runtime {
+      let reasons = s.wakesByReason.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
+      out += "  parks \(s.parks), wakes \(s.wakes)"
+      out += reasons.isEmpty ? "\n" : " (\(reasons.joined(separator: ", ")))\n"
+      out += "  readiness \(s.readiness) (latched \(s.latchedReadiness)), stale drops \(s.staleDrops)"
+    } else {
+      let missing = "not recorded by source \(header.source.rawValue)"
+      out += "  tasks, parks, wakes: \(missing)\n"
+      out += "  readiness \(s.readiness) (latched: \(missing)), stale drops: \(missing)"
+    }
     if s.operationResults > 0 { out += ", operation results \(s.operationResults)" }
     out += s.dropped > 0 ? ", events lost by the recorder \(s.dropped)\n" : "\n"
+    if !runtime {
+      out += "  checked: \(checksRun.joined(separator: ", "))\n"
+      out +=
+        "  not checked (source \(header.source.rawValue) has no park/wake/stale events): \(checksNotRun.joined(separator: ", "))\n"
+    }
     if s.violations == 0 {
-      out += "  violations: none, the trace is consistent\n"
+      out +=
+        runtime
+        ? "  violations: none, the trace is consistent\n"
+        : "  violations: none in the checks above\n"
     } else {
       let kinds = s.violationsByKind.sorted { $0.key < $1.key }.map { "\($0.key.rawValue) \($0.value)" }
       out += "  violations: \(s.violations) (\(kinds.joined(separator: ", ")))\n"

@@ -5,6 +5,11 @@ public struct StatsReport: Sendable {
 
   /// `trace_start.backend`.
   public var backend = ""
+  /// `trace_start.source`: an `"ebpf"` trace has no park, wake, stale or deadline events, so the
+  /// figures built on them (`notRecorded`) are not computed.
+  public var source = TraceSource.runtime
+  /// The flight-recorder window the trace is a dump of, `nil` for a whole run.
+  public var window: TraceWindow?
   /// Events read.
   public var events = 0
   /// Unknown event names listed in `eventCounts`, at most: the first ones seen.
@@ -12,8 +17,12 @@ public struct StatsReport: Sendable {
 
   /// Events with an `ev` this version does not know.
   public var unknownEvents = 0
-  /// Distinct unknown event names past the first `unknownNamesShown`, not in `eventCounts`.
+  /// Distinct unknown event names past the first `unknownNamesShown`, not in `eventCounts` (those
+  /// among the first `TraceReader.maxUnknownEventNames` kept; see `unknownNamesUncounted`).
   public var unknownNamesNotShown = 0
+  /// True when more than `TraceReader.maxUnknownEventNames` distinct unknown names were seen: the
+  /// names past that are counted only as events, as the reader counts them.
+  public var unknownNamesUncounted = false
   /// Events with those names.
   public var unknownEventsNotShown = 0
   /// True when the trace has no `trace_end`.
@@ -81,6 +90,23 @@ public struct StatsReport: Sendable {
   /// Creates an empty report.
   public init() {}
 
+  /// Whether the trace can hold the figures built on park, wake and stale events.
+  public var recordsRuntimeEvents: Bool { source.hasRuntimeEvents }
+
+  /// The `--json` keys of the figures that need park, wake or stale events, which a trace of
+  /// `source` cannot hold (empty for `"runtime"`); they are `null` in `--json`.
+  public var notRecorded: [String] {
+    recordsRuntimeEvents
+      ? []
+      : [
+        "wake_latency", "wake_latency_by_mode", "wakes", "spurious_wakes", "spurious_wake_share",
+        "stale_drops", "top_fds.by_parks",
+      ]
+  }
+
+  /// `not recorded by source ebpf`.
+  public var notRecordedText: String { "not recorded by source \(source.rawValue)" }
+
   /// Every system call (kernel entry).
   public var kernelEntries: Int { syscallCounts.values.reduce(0, +) }
   /// System calls that failed with EAGAIN (or EWOULDBLOCK).
@@ -131,10 +157,10 @@ public struct StatsReport: Sendable {
         "completions_per_uring_enter", "completions per io_uring_enter",
         uring ? completionsPerUringEnter : nil,
         .higherIsBetter),
-      StatsFigure("parks", "parks", Double(eventCounts["park", default: 0]), .lowerIsBetter),
-      StatsFigure("wakes", "wakes", Double(wakes), .neutral),
-      StatsFigure("spurious_wake_share", "spurious wake share", spuriousWakeShare, .lowerIsBetter),
-      StatsFigure("stale_drops", "stale drops", Double(staleDrops), .neutral),
+      runtimeFigure("parks", "parks", Double(eventCounts["park", default: 0]), .lowerIsBetter),
+      runtimeFigure("wakes", "wakes", Double(wakes), .neutral),
+      runtimeFigure("spurious_wake_share", "spurious wake share", spuriousWakeShare, .lowerIsBetter),
+      runtimeFigure("stale_drops", "stale drops", Double(staleDrops), .neutral),
     ]
       // Latency by park mode: a read park waits for a peer, a write park for buffer space, and
       // completion mode parks on every operation; only the same mode compares like with like.
@@ -143,28 +169,39 @@ public struct StatsReport: Sendable {
         let woken = summary.count > 0
         let what = mode == .read ? "read parks" : "write parks"
         return [
-          StatsFigure(
+          runtimeFigure(
             "wake_latency_\(mode.rawValue)_p50_ns", "wake latency p50, \(what) (ns)",
             woken ? Double(summary.p50) : nil, .lowerIsBetter),
-          StatsFigure(
+          runtimeFigure(
             "wake_latency_\(mode.rawValue)_p99_ns", "wake latency p99, \(what) (ns)",
             woken ? Double(summary.p99) : nil, .lowerIsBetter),
-          StatsFigure(
+          runtimeFigure(
             "wake_latency_\(mode.rawValue)_p999_ns", "wake latency p99.9, \(what) (ns)",
             woken ? Double(summary.p999) : nil, .lowerIsBetter),
         ]
       } + [
-      StatsFigure(
-        "epoll_wait_p50_ns", "epoll_wait p50 (ns)", epoll ? Double(epollWaitDuration.p50) : nil, .neutral),
-      StatsFigure(
-        "epoll_wait_p99_ns", "epoll_wait p99 (ns)", epoll ? Double(epollWaitDuration.p99) : nil, .neutral),
-      StatsFigure(
-        "uring_enter_p50_ns", "io_uring_enter p50 (ns)", uring ? Double(uringEnterDuration.p50) : nil,
-        .neutral),
-      StatsFigure(
-        "uring_enter_p99_ns", "io_uring_enter p99 (ns)", uring ? Double(uringEnterDuration.p99) : nil,
-        .neutral),
-    ]
+        StatsFigure(
+          "epoll_wait_p50_ns", "epoll_wait p50 (ns)", epoll ? Double(epollWaitDuration.p50) : nil, .neutral),
+        StatsFigure(
+          "epoll_wait_p99_ns", "epoll_wait p99 (ns)", epoll ? Double(epollWaitDuration.p99) : nil, .neutral),
+        StatsFigure(
+          "uring_enter_p50_ns", "io_uring_enter p50 (ns)", uring ? Double(uringEnterDuration.p50) : nil,
+          .neutral),
+        StatsFigure(
+          "uring_enter_p99_ns", "io_uring_enter p99 (ns)", uring ? Double(uringEnterDuration.p99) : nil,
+          .neutral),
+      ]
+  }
+}
+
+extension StatsReport {
+  /// A figure built on park, wake or stale events: no value, and marked, when the source has none.
+  fileprivate func runtimeFigure(
+    _ key: String, _ label: String, _ value: Double?, _ preference: StatsFigure.Preference
+  ) -> StatsFigure {
+    var figure = StatsFigure(key, label, recordsRuntimeEvents ? value : nil, preference)
+    figure.needsRuntimeEvents = true
+    return figure
   }
 }
 
@@ -194,6 +231,8 @@ public struct StatsFigure: Sendable {
   public var value: Double?
   /// Which way is an improvement.
   public var preference: Preference
+  /// Whether the figure is built on park, wake or stale events, which only a `"runtime"` trace has.
+  public var needsRuntimeEvents = false
 
   init(_ key: String, _ label: String, _ value: Double?, _ preference: Preference) {
     self.key = key

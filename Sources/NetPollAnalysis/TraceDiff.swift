@@ -55,8 +55,12 @@ public struct TraceDiff: Sendable {
     self.a = a
     self.b = b
     let figuresB = b.figures
+    let notComparable = Self.notComparable(a: a, b: b)
     rows = zip(a.figures, figuresB).map { fa, fb in
       let direction: String
+      if fa.needsRuntimeEvents, let notComparable {
+        return Row(key: fa.key, label: fa.label, a: fa.value, b: fb.value, direction: notComparable)
+      }
       guard let va = fa.value, let vb = fb.value else {
         return Row(key: fa.key, label: fa.label, a: fa.value, b: fb.value, direction: "n/a")
       }
@@ -72,8 +76,20 @@ public struct TraceDiff: Sendable {
       }
       return Row(key: fa.key, label: fa.label, a: va, b: vb, direction: direction)
     }
-    connections = ConnectionComparison(a: shapesA, b: shapesB)
+    connections = ConnectionComparison(
+      a: shapesA, b: shapesB, leavingOutRuntimeSteps: notComparable != nil)
     findings = Self.findings(a: a, b: b, rows: rows, connections: connections)
+  }
+
+  /// `not comparable (B is an ebpf trace: no park/wake)` when either trace lacks park, wake and
+  /// stale events, `nil` when both have them.
+  static func notComparable(a: StatsReport, b: StatsReport) -> String? {
+    switch (a.recordsRuntimeEvents, b.recordsRuntimeEvents) {
+    case (true, true): nil
+    case (true, false): "not comparable (B is an \(b.source.rawValue) trace: no park/wake)"
+    case (false, true): "not comparable (A is an \(a.source.rawValue) trace: no park/wake)"
+    case (false, false): "not comparable (A and B are \(a.source.rawValue) traces: no park/wake)"
+    }
   }
 
   private static func findings(a: StatsReport, b: StatsReport, rows: [Row], connections: ConnectionComparison)
@@ -105,10 +121,12 @@ public struct TraceDiff: Sendable {
         }
       }
     }
-    if a.isCompletionMode != b.isCompletionMode {
+    if a.isCompletionMode != b.isCompletionMode, a.recordsRuntimeEvents, b.recordsRuntimeEvents {
       // What a park is differs: say so next to the figures it explains.
       let (completion, readiness) = a.isCompletionMode ? (("A", a), ("B", b)) : (("B", b), ("A", a))
-      func parks(_ r: StatsReport) -> String { "\(r.wakeLatencyRead.count) read and \(r.wakeLatencyWrite.count) write parks" }
+      func parks(_ r: StatsReport) -> String {
+        "\(r.wakeLatencyRead.count) read and \(r.wakeLatencyWrite.count) write parks"
+      }
       out.append(
         "\(completion.0) (\(completion.1.backend)) parks for every operation until its completion (\(parks(completion.1))); \(readiness.0) (\(readiness.1.backend)) parks only when a call returns EAGAIN (\(parks(readiness.1)))."
       )
@@ -136,6 +154,12 @@ public struct TraceDiff: Sendable {
     }
     if let divergence = connections.divergence {
       out.append(divergence)
+    }
+    if let why = notComparable(a: a, b: b) {
+      // Said last, so the findings above stay in their order for traces that have every figure.
+      out.append(
+        "Parks, wakes, spurious wakes, stale drops and wake latency are \(why); the typical connection leaves out the steps only the runtime records (park, wake, stale, deadline, poll, shutdown, setsockopt, getsockopt, getsockname)."
+      )
     }
     if out.isEmpty { out.append("No notable behavioural difference.") }
     return out

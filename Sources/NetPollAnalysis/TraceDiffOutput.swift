@@ -37,7 +37,8 @@ extension TraceDiff {
             .array(
               connections.segmentStarts.enumerated().map {
                 .object([
-                  ("name", .string(ConnectionComparison.segmentName($0.offset))), ("first_row", .int($0.element + 1)),
+                  ("name", .string(ConnectionComparison.segmentName($0.offset))),
+                  ("first_row", .int($0.element + 1)),
                 ])
               })
           ),
@@ -68,8 +69,9 @@ extension TraceDiff {
       guard let x else { return "-" }
       return x == x.rounded() && abs(x) < 1e12 ? String(Int(x)) : formatDecimal(x, digits: 3)
     }
+    func source(_ r: StatsReport) -> String { r.recordsRuntimeEvents ? "" : ", source \(r.source.rawValue)" }
     var out =
-      "A: \(fileA) (\(a.backend), \(a.events) events)\nB: \(fileB) (\(b.backend), \(b.events) events)\n\n"
+      "A: \(fileA) (\(a.backend)\(source(a)), \(a.events) events)\nB: \(fileB) (\(b.backend)\(source(b)), \(b.events) events)\n\n"
     let header = ["figure", "A", "B", "B/A", ""]
     let body = rows.map {
       [

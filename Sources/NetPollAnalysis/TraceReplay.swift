@@ -453,6 +453,8 @@ public struct TraceReplay {
   /// Counts a valid readiness report as latched when it finds no task parked in a direction
   /// it reports (the runtime stores it for the next park).
   private mutating func noteLatching(_ state: FDState, reader: Bool, writer: Bool) {
+    // Without park events nothing shows whether a task was waiting: nothing is counted as latched.
+    guard hasRuntimeEvents else { return }
     let wakes =
       (reader && state.flags.contains(.parkedRead)) || (writer && state.flags.contains(.parkedWrite))
     if !wakes { summary.latchedReadiness += 1 }

@@ -25,11 +25,12 @@ public struct TraceStats {
   // Counted in arrays, not dictionaries: hashing a name per event cost ~15% of `stats`' time.
   private var countsByKind = [Int](repeating: 0, count: TraceEvent.kindCount)
   private var countsBySyscall = [Int](repeating: 0, count: Syscall.allCases.count)
-  /// The first `StatsReport.unknownNamesShown` unknown names; the rest are only counted.
+  /// Unknown names as the reader keeps them: the first `TraceReader.maxUnknownEventNames` by name
+  /// (in the order first seen), every other unknown event only counted in `otherUnknownEvents`.
   private var unknownByName: [String: Int] = [:]
-  private var unknownNamesNotShown = Set<String>()
+  private var unknownNamesInOrder: [String] = []
+  private var otherUnknownEvents = 0
   private var unknownEvents = 0
-  private var unknownEventsNotShown = 0
   private var uringOperations = UringOperations()
 
   /// Creates an empty collector.
@@ -45,6 +46,11 @@ public struct TraceStats {
 
   /// Feeds one event, in trace order.
   public mutating func consume(_ e: TraceEvent) {
+    switch e.body {
+    // A window's snapshot lines are the runtime's state at its start, not events.
+    case .snapshotFD, .snapshotPark, .snapshotOperation: return
+    default: break
+    }
     report.events += 1
     if firstTs == nil { firstTs = e.ts }
     report.durationNs = e.ts.saturatingSubtracting(firstTs ?? 0)
@@ -103,17 +109,15 @@ public struct TraceStats {
 
   private mutating func unknownEvent(_ name: String) {
     unknownEvents += 1
-    if unknownByName[name] != nil || unknownByName.count < StatsReport.unknownNamesShown {
-      unknownByName[name, default: 0] += 1
+    if let seen = unknownByName[name] {
+      unknownByName[name] = seen + 1
+    } else if unknownByName.count < TraceReader.maxUnknownEventNames {
+      unknownByName[name] = 1
+      unknownNamesInOrder.append(name)
     } else {
-      unknownEventsNotShown += 1
-      // Distinct names past the cap are counted up to a bound; beyond it a name costs nothing.
-      if unknownNamesNotShown.count < Self.unknownNamesCounted { unknownNamesNotShown.insert(name) }
+      otherUnknownEvents += 1
     }
   }
-
-  /// Distinct unknown names counted exactly past the ones shown (a few MiB at most).
-  static let unknownNamesCounted = 65_536
 
   private mutating func socketCall(_ call: SocketCall, _ e: TraceEvent) {
     guard let c = slot(call.fd) else { return }
@@ -170,10 +174,16 @@ public struct TraceStats {
   /// Ends the stream and returns the figures.
   public mutating func finish(header: TraceHeader, truncated: Bool) -> StatsReport {
     report.backend = header.backend
-    report.eventCounts = unknownByName
+    report.source = header.source
+    report.window = header.window
+    // The first `unknownNamesShown` names seen are listed; the others are counted.
+    let shown = unknownNamesInOrder.prefix(StatsReport.unknownNamesShown)
+    report.eventCounts = Dictionary(uniqueKeysWithValues: shown.map { ($0, unknownByName[$0] ?? 0) })
     report.unknownEvents = unknownEvents
-    report.unknownEventsNotShown = unknownEventsNotShown
-    report.unknownNamesNotShown = unknownNamesNotShown.count
+    let hidden = unknownNamesInOrder.dropFirst(StatsReport.unknownNamesShown)
+    report.unknownNamesNotShown = hidden.count
+    report.unknownNamesUncounted = otherUnknownEvents > 0
+    report.unknownEventsNotShown = hidden.reduce(otherUnknownEvents) { $0 + (unknownByName[$1] ?? 0) }
     for (kind, count) in countsByKind.enumerated() where count > 0 {
       report.eventCounts[TraceEvent.kindNames[kind]] = count
     }

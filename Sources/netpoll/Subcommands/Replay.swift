@@ -13,6 +13,8 @@ struct Replay: AsyncParsableCommand {
       Reports, with FILE:LINE, parks of parked tasks, wakes of unparked tasks or on the wrong fd/mode,
       readiness for unregistered/deleted/stale fds not dropped by a stale event, double ADDs, seq gaps,
       and EAGAINs followed by neither a park nor a retry.
+      A trace of source ebpf has no park/wake/stale events: the summary lists the checks that ran and
+      those that cannot for it.
       Exit status: 0 consistent, 1 violations found, 2 the input is not a readable trace.
 
       With --live: reconstructs the clients of a server trace (connections in accept order, request \

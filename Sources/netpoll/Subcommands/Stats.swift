@@ -8,7 +8,9 @@ struct Stats: AsyncParsableCommand {
     abstract: "Print a trace's figures: counts, errno, batching, syscalls per request, latencies.",
     discussion: """
       A request is a read with data on a connection fd (accepted or connected). Latencies are HDR
-      histograms (p50, p90, p99, p99.9, max). Exit status 2 if the input is not a readable trace.
+      histograms (p50, p90, p99, p99.9, max). A trace of source ebpf has no park/wake/stale events:
+      those figures are printed as not recorded (null in --json, listed in not_recorded). Exit status
+      2 if the input is not a readable trace.
       """)
 
   @Argument(help: "The trace file (JSON lines), or - for standard input.")
