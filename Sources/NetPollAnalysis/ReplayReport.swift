@@ -121,11 +121,11 @@ public struct ReplayReport: Sendable {
   public var checksRun: [String] {
     var checks = [
       "seq and ts order", "trace_end counts", "registration before readiness",
-      "no fd used after close", "io_uring submissions before completions",
+      "io_uring submissions before completions",
     ]
     if header.source.hasRuntimeEvents {
       checks += [
-        "park/wake pairing", "EAGAIN followed by a park or a retry", "bad readiness dropped by a stale event",
+        "no fd used after close", "park/wake pairing", "EAGAIN followed by a park or a retry", "bad readiness dropped by a stale event",
       ]
     }
     return checks
@@ -137,6 +137,7 @@ public struct ReplayReport: Sendable {
     header.source.hasRuntimeEvents
       ? []
       : [
+        "no fd used after close (files opened by calls the source does not record reuse numbers)",
         "park/wake pairing", "EAGAIN followed by a park or a retry",
         "bad readiness dropped by a stale event (reported as notes)", "latched readiness",
       ]
