@@ -1,3 +1,4 @@
+import NetPollTrace
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -96,7 +97,7 @@ public enum Recorder {
     -> RecordSummary
   {
     let t0 = monotonicNanos()
-    let wall = rfc3339Now()
+    let wall = TraceWriter.rfc3339Now()
     var release: Int32 = -1
     var child: pid_t = 0
     let pid: Int32
@@ -362,20 +363,6 @@ func monotonicNanos() -> UInt64 {
   var t = timespec()
   clock_gettime(CLOCK_MONOTONIC, &t)
   return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
-}
-
-func rfc3339Now() -> String {
-  var t = timespec()
-  clock_gettime(CLOCK_REALTIME, &t)
-  var secs = t.tv_sec
-  var tm = tm()
-  gmtime_r(&secs, &tm)
-  func pad(_ v: Int, _ n: Int) -> String {
-    let s = String(v)
-    return String(repeating: "0", count: max(0, n - s.count)) + s
-  }
-  return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
-    + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(t.tv_nsec / 1000, 6))Z"
 }
 
 /// A spawned process starts with no signal blocked and SIGINT, SIGTERM, SIGPIPE at their default

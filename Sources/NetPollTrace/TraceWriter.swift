@@ -157,7 +157,8 @@ public final class TraceWriter: Sendable {
     return dropped
   }
 
-  static func rfc3339Now() -> String {
+  /// The wall-clock time now, RFC 3339 in UTC with microseconds (`trace_start.wall`).
+  package static func rfc3339Now() -> String {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     var t = ts.tv_sec
