@@ -88,11 +88,15 @@ void netpoll_futex_wake(uint32_t *word) {
   syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
 }
 
-static volatile sig_atomic_t dump_requested;
+// An atomic store, not a sig_atomic_t assignment: the flight recorder's thread reads and clears
+// it with an atomic exchange, and ThreadSanitizer must see both sides as atomic.
+static int dump_requested;
 
 static void on_dump_signal(int sig) {
   (void)sig;
-  dump_requested = 1;
+  int saved = errno;
+  __atomic_store_n(&dump_requested, 1, __ATOMIC_SEQ_CST);
+  errno = saved;
 }
 
 void netpoll_install_dump_signal(void) {
