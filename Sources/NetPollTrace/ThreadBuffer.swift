@@ -49,6 +49,9 @@ final class ThreadBuffer: @unchecked Sendable {
     fillShift = fillMark.trailingZeroBitCount
     self.tid = tid
     slots = .allocate(capacity: capacity)
+    // Touched now, not as the ring first goes round: a thread that records rarely (the monitor)
+    // would otherwise add to the process's RSS for minutes, which reads as growth in a soak.
+    slots.initialize(repeating: TraceRecord(.read), count: capacity)
     space = .allocate(capacity: 1)
     space.initialize(to: 0)
   }
