@@ -43,19 +43,27 @@ struct TraceMerger: ~Copyable {
   static let batchSize = 8192
 
   /// One drain cycle: collects, reads the stamps in flight, collects again, and hands on every
-  /// record older than the oldest stamp (with `final`, every record). Returns the records taken.
+  /// record older than both the oldest stamp and the oldest record the second collection found
+  /// (with `final`, every record). Returns the records taken.
+  ///
+  /// Why the second bound: a record collected now may have a cause (a `park` before its `wake`)
+  /// that was published before it but whose ring this pass read earlier, so it shows up only in
+  /// the next pass. Everything the second pass found waits for the next cycle, whose first pass
+  /// has by then read every ring after it was published.
   @discardableResult
   mutating func drain(
     from recorder: TraceRecorder, final: Bool, _ sink: (UnsafeBufferPointer<TraceRecord>) -> Void
   ) -> Int {
-    var taken = collect(from: recorder)
+    var taken = collect(from: recorder).count
     var horizon = UInt64.max
     if !final {
       for q in queues {
         let p = q.buffer.pending.load(ordering: .acquiring)
         if p != 0 && p < horizon { horizon = p }
       }
-      taken += collect(from: recorder)
+      let second = collect(from: recorder)
+      taken += second.count
+      horizon = min(horizon, second.oldest)
     }
     emit(before: horizon, sink)
     return taken
@@ -67,17 +75,20 @@ struct TraceMerger: ~Copyable {
   }
 
   /// Copies every published record out of the rings (waking owners that wait for space).
-  /// Returns the number of records taken.
-  private mutating func collect(from recorder: TraceRecorder) -> Int {
+  /// Returns the number of records taken and the oldest stamp among them.
+  private mutating func collect(from recorder: TraceRecorder) -> (count: Int, oldest: UInt64) {
     let buffers = recorder.buffers(after: registered)
     for b in buffers { queues.append(Queue(buffer: b)) }
     registered += buffers.count
     var taken = 0
+    var oldest = UInt64.max
     for q in queues {
       let b = q.buffer
       let t = b.tail.load(ordering: .acquiring)
       let h = b.head.load(ordering: .relaxed)
       guard t != h else { continue }
+      // A ring holds its thread's records in stamp order: its first new one is its oldest.
+      oldest = min(oldest, b.slots[h & b.mask].ts)
       if q.start > 4096 && q.start * 2 > q.records.count {
         q.records.removeFirst(q.start)
         q.start = 0
@@ -97,7 +108,7 @@ struct TraceMerger: ~Copyable {
         netpoll_futex_wake(b.space)
       }
     }
-    return taken
+    return (taken, oldest)
   }
 
   /// Hands on, in time order and in batches, every collected record older than `horizon`.

@@ -1,5 +1,7 @@
+import Foundation
 import Glibc
 import NetPoll
+import NetPollAnalysis
 import NetPollServer
 import NetPollTrace
 import Testing
@@ -14,40 +16,60 @@ import Testing
     arguments: Backend.available)
   func shortConnectionsKeepCausalOrder(_ backend: Backend) async throws {
     let h = try Harness(backend, workers: 4)
-    let clients = try NetPollRuntime(backend: .epoll, workers: 2)
-    defer { clients.shutdown() }
-    let trace = try await h.run { rt in
-      let server = try Server(runtime: rt, address: SocketAddress("127.0.0.1:0"), protocol: .echo)
-      let serving = rt.spawn { await server.run() }
-      let address = server.localAddress
-      // 48 at a time: connect, one 64-byte echo, close.
-      let errors = await clients.run {
-        await withTaskGroup(of: [String].self) { group in
-          for lane in 0..<48 {
-            group.addTask {
-              await clients.spawn {
-                let load = LoadGenerator(address: address, connections: 1, requests: 1, size: 64)
-                var errors: [String] = []
-                for _ in stride(from: lane, to: 3_000, by: 48) {
-                  errors += await load.run(on: clients).errors
-                }
-                return errors
-              }.value
-            }
-          }
-          var all: [String] = []
-          for await e in group { all += e }
-          return all
-        }
-      }
-      #expect(errors.prefix(3) == [], "\(errors.count) client errors")
-      try await eventually("every server connection ends") { server.connectionCount == 0 }
-      server.stop()
-      await serving.value
-    }
+    let trace = try await h.run { rt in try await Self.shortConnections(on: rt) }
     #expect(acceptedConnections(trace) == 3_000)
     let violations = causalOrderViolations(trace)
     #expect(violations.prefix(5) == [], "\(violations.count) events out of causal order")
+  }
+
+  @Test(
+    "the same load written by the live writer (merging while threads record) replays with no violation",
+    arguments: Backend.available)
+  func liveWriterTraceReplaysClean(_ backend: Backend) async throws {
+    let path =
+      "\(NSTemporaryDirectory())netpoll-causal-\(getpid())-\(backend.rawValue)-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+    defer { unlink(path) }
+    let recorder = TraceRecorder()
+    let writer = try TraceWriter(path: path, recorder: recorder, backend: backend.rawValue, command: "test")
+    let rt = try NetPollRuntime(backend: backend, recorder: recorder, workers: 4)
+    try await rt.run { try await Self.shortConnections(on: rt) }
+    rt.shutdown()
+    #expect(writer.finish() == 0)
+    let report = try TraceReplay.run(path: path)
+    #expect(report.summary.violations == 0, "\(report.violations.prefix(5))")
+  }
+
+  /// An echo server on `rt`, and 3,000 clients on a runtime of their own, 48 at a time: connect,
+  /// one 64-byte echo, close.
+  static func shortConnections(on rt: NetPollRuntime) async throws {
+    let clients = try NetPollRuntime(backend: .epoll, workers: 2)
+    defer { clients.shutdown() }
+    let server = try Server(runtime: rt, address: SocketAddress("127.0.0.1:0"), protocol: .echo)
+    let serving = rt.spawn { await server.run() }
+    let address = server.localAddress
+    let errors = await clients.run {
+      await withTaskGroup(of: [String].self) { group in
+        for lane in 0..<48 {
+          group.addTask {
+            await clients.spawn {
+              let load = LoadGenerator(address: address, connections: 1, requests: 1, size: 64)
+              var errors: [String] = []
+              for _ in stride(from: lane, to: 3_000, by: 48) {
+                errors += await load.run(on: clients).errors
+              }
+              return errors
+            }.value
+          }
+        }
+        var all: [String] = []
+        for await e in group { all += e }
+        return all
+      }
+    }
+    #expect(errors.prefix(3) == [], "\(errors.count) client errors")
+    try await eventually("every server connection ends") { server.connectionCount == 0 }
+    server.stop()
+    await serving.value
   }
 }
 
