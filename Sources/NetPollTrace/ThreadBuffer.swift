@@ -49,9 +49,9 @@ final class ThreadBuffer: @unchecked Sendable {
     fillShift = fillMark.trailingZeroBitCount
     self.tid = tid
     slots = .allocate(capacity: capacity)
-    // Touched now, not as the ring first goes round: a thread that records rarely (the monitor)
-    // would otherwise add to the process's RSS for minutes, which reads as growth in a soak.
-    slots.initialize(repeating: TraceRecord(.read), count: capacity)
+    // Not touched here: a thread that records once (a close from a deinit on a pool thread)
+    // then costs a page, not the whole ring (touching every ring up front cost a fresh-clone CI run
+    // 1.3 MB of RSS at once in the flight-recorder soak).
     space = .allocate(capacity: 1)
     space.initialize(to: 0)
   }

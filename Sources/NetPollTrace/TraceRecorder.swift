@@ -44,7 +44,7 @@ public final class TraceRecorder: @unchecked Sendable {  // every stored propert
 
   /// Creates a recorder whose per-thread rings hold `capacity` events each (rounded up to a
   /// power of two, at least 1,024). Nothing is written until a ``TraceWriter`` drains it.
-  public init(capacity: Int = 1 << 13) {
+  public init(capacity: Int = 1 << 12) {
     var cap = 1024
     while cap < capacity { cap <<= 1 }
     self.capacity = cap
