@@ -25,10 +25,12 @@ public struct TraceFileError: Error, CustomStringConvertible {
 ///
 /// The file is created with mode 0600, never through a symbolic link (`O_NOFOLLOW`) and never over
 /// an existing file unless `overwrite` is set. The thread drains the recorder's rings every 2 ms,
-/// or sooner when a ring passes its fill mark, so at most that much is lost to a `kill -9` and
-/// every line on disk is whole. A failed write (disk full, file gone unwritable) stops recording:
-/// the writer keeps emptying the rings so no recording thread ever waits, counts everything after
-/// the failure as dropped and says so once on stderr; the program being traced keeps running.
+/// or sooner when a ring passes its fill mark, so at most that much is lost to a `kill -9`. It
+/// writes whole lines, but SIGKILL can stop a large write between pages and leave a torn last
+/// line (readers skip and report it: the torn-line rule). A failed write (disk full, file gone
+/// unwritable) stops recording: the writer keeps emptying the rings so no recording thread ever
+/// waits, counts everything after the failure as dropped and says so once on stderr; the program
+/// being traced keeps running.
 public final class TraceWriter: Sendable {
   public let recorder: TraceRecorder
   public let path: String
