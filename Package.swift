@@ -32,7 +32,8 @@ let package = Package(
     // `netpoll record`: another process's epoll and io_uring calls, through bpftrace, as a trace.
     .target(name: "NetPollRecord", dependencies: ["NetPollTrace"]),
     .target(
-      name: "NetPollLiveReplay", dependencies: ["NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis"]),
+      name: "NetPollLiveReplay",
+      dependencies: ["NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis"]),
     .executableTarget(
       name: "netpoll",
       dependencies: [

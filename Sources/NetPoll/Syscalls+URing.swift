@@ -42,7 +42,8 @@ extension Syscalls {
       // system call (docs/trace-format.md); the wrapper hands back -errno.
       recorder.record(
         TraceRecord(
-          .uringEnter, ret: r < 0 ? -1 : Int64(r), errno: r < 0 ? -r : 0, a: Int64(ringFD), b: Int64(toSubmit),
+          .uringEnter, ret: r < 0 ? -1 : Int64(r), errno: r < 0 ? -r : 0, a: Int64(ringFD),
+          b: Int64(toSubmit),
           c: Int64(minComplete), d: Int64(flags), e: dur))
     }
     return r

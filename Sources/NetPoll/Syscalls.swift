@@ -67,7 +67,8 @@ public struct Syscalls: Sendable {
     // begun. A DEL is stamped on return: until then the kernel may still hand out a readiness it
     // collected before the DEL took its lock, and that report belongs before the DEL.
     _ = try traced(
-      .epollCtl, retryOnInterrupt: true, stampBefore: op != EPOLL_CTL_DEL, a: Int64(epfd), b: Int64(op), c: Int64(fd),
+      .epollCtl, retryOnInterrupt: true, stampBefore: op != EPOLL_CTL_DEL, a: Int64(epfd), b: Int64(op),
+      c: Int64(fd),
       d: op == EPOLL_CTL_DEL ? 0 : Int64(events), e: Int64(tag)
     ) {
       Int(epoll_ctl(epfd, op, fd, &ev))

@@ -36,7 +36,9 @@ public struct HTMLReportSeries: Sendable {
   public var wakeLatencyWrite: [LatencyBucket] = []
 
   /// The buckets of the parks in `mode`.
-  public func wakeLatency(_ mode: PollMode) -> [LatencyBucket] { mode == .read ? wakeLatencyRead : wakeLatencyWrite }
+  public func wakeLatency(_ mode: PollMode) -> [LatencyBucket] {
+    mode == .read ? wakeLatencyRead : wakeLatencyWrite
+  }
   /// `events_per_epoll_wait` for an epoll trace, `completions_per_uring_enter` for an io_uring one,
   /// `""` when the trace has neither.
   public var batchingKey = ""
@@ -69,7 +71,10 @@ public struct HTMLReportSeries: Sendable {
     return .object([
       ("wake_latency_count", .int(wakeCount)),
       ("wake_latency_buckets", buckets(wakeLatency)),
-      ("wake_latency_buckets_by_mode", .object([("r", buckets(wakeLatencyRead)), ("w", buckets(wakeLatencyWrite))])),
+      (
+        "wake_latency_buckets_by_mode",
+        .object([("r", buckets(wakeLatencyRead)), ("w", buckets(wakeLatencyWrite))])
+      ),
       ("batching_key", .string(batchingKey)),
       ("batching_count", .int(batchCount)),
       ("batching_items", .int(batchedItems)),
@@ -205,7 +210,8 @@ struct HTMLReportCollector {
     let start = connection.events.first?.ts ?? 0
     let events = connection.events.map { event in
       let (label, category) = Self.describe(event)
-      return HTMLReportSeries.TimelineEvent(offsetNs: event.ts.saturatingSubtracting(start), label: label, category: category)
+      return HTMLReportSeries.TimelineEvent(
+        offsetNs: event.ts.saturatingSubtracting(start), label: label, category: category)
     }
     let timeline = Timeline(events: events, omitted: connection.omitted)
     if firstTimeline == nil { firstTimeline = timeline }
@@ -243,7 +249,9 @@ struct HTMLReportCollector {
     var series = HTMLReportSeries()
     func buckets(_ counts: [Int: Int]) -> [HTMLReportSeries.LatencyBucket] {
       guard let low = counts.keys.min(), let high = counts.keys.max() else { return [] }
-      return (low...high).map { k in .init(lowerNs: 1 << k, upperNs: 1 << (k + 1), count: counts[k, default: 0]) }
+      return (low...high).map { k in
+        .init(lowerNs: 1 << k, upperNs: 1 << (k + 1), count: counts[k, default: 0])
+      }
     }
     series.wakeLatency = buckets(latencyByExponent)
     series.wakeLatencyRead = buckets(latencyByExponentByMode.read)

@@ -96,7 +96,8 @@ final class OutputFile {
       if !force { throw TraceError(file: path, line: nil, message: exists) }
       return type
     default:
-      throw TraceError(file: path, line: nil, message: "exists and is not a regular file; give another output path")
+      throw TraceError(
+        file: path, line: nil, message: "exists and is not a regular file; give another output path")
     }
   }
 

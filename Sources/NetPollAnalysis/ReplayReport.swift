@@ -125,7 +125,8 @@ public struct ReplayReport: Sendable {
     ]
     if header.source.hasRuntimeEvents {
       checks += [
-        "no fd used after close", "park/wake pairing", "EAGAIN followed by a park or a retry", "bad readiness dropped by a stale event",
+        "no fd used after close", "park/wake pairing", "EAGAIN followed by a park or a retry",
+        "bad readiness dropped by a stale event",
       ]
     }
     return checks

@@ -1,4 +1,5 @@
 import NetPollTrace
+
 #if canImport(Glibc)
   import Glibc
 #endif

@@ -127,7 +127,8 @@ public final class FlightRecorder: Sendable {
     guard written.withLock({ $0.count }) < maxDumps else { return }
     let (path, fd) = openDumpFile()
     guard fd >= 0 else {
-      say("netpoll: flight recorder: cannot create a dump beside \(basePath): \(ErrnoNames.name(Glibc.errno))")
+      say(
+        "netpoll: flight recorder: cannot create a dump beside \(basePath): \(ErrnoNames.name(Glibc.errno))")
       return
     }
     defer { Glibc.close(fd) }

@@ -23,7 +23,8 @@ import Synchronization
 /// When a thread's ring is full the thread waits for the writer (backpressure; see
 /// ``ThreadBuffer``). Events are dropped only once recording has stopped (``TraceWriter/finish()``,
 /// or a write failure); each is counted in `trace_end.dropped`.
-public final class TraceRecorder: @unchecked Sendable {  // every stored property is a let of a Sendable or synchronised type
+// @unchecked: every stored property is a let of a Sendable or synchronised type.
+public final class TraceRecorder: @unchecked Sendable {
   private static let ids = Atomic<UInt64>(0)
 
   /// Distinguishes recorders in each thread's one-slot buffer cache.

@@ -21,7 +21,9 @@ public enum Units {
   /// `"10ms"`, `"1.5s"`, `"250us"`, `"2000ns"`, `"1m"`: nanoseconds. Nil for anything else, a
   /// negative value, or one past UInt64.max.
   public static func nanoseconds(_ text: String) -> UInt64? {
-    let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9)]
+    let units: [(String, Double)] = [
+      ("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9),
+    ]
     for (suffix, scale) in units where text.hasSuffix(suffix) {
       let number = text.dropLast(suffix.count)
       guard !number.isEmpty, number.allSatisfy({ $0.isNumber || $0 == "." }),

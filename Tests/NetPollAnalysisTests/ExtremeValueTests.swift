@@ -25,7 +25,9 @@ private let extremeLines = [
   #"{"seq":13,"ts":\#(max64),"tid":1,"ev":"trace_end","events":14,"dropped":0}"#,
 ]
 
-private func extremeTrace() throws -> String { try temporaryTrace(extremeLines.joined(separator: "\n") + "\n") }
+private func extremeTrace() throws -> String {
+  try temporaryTrace(extremeLines.joined(separator: "\n") + "\n")
+}
 
 @Suite("Extreme integers: no subcommand traps")
 struct ExtremeValueTests {

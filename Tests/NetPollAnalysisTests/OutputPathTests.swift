@@ -10,7 +10,9 @@ private func traceCopy(_ name: String = "deadline-epoll") throws -> (path: Strin
 
 private func contents(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
 
-private func directory(of path: String) -> String { URL(fileURLWithPath: path).deletingLastPathComponent().path }
+private func directory(of path: String) -> String {
+  URL(fileURLWithPath: path).deletingLastPathComponent().path
+}
 
 @Suite("Output paths: no command writes over a trace")
 struct OutputPathTests {

@@ -27,21 +27,26 @@ struct PerfettoContentTests {
     #expect(args(stale)["fd"] is Int && args(stale)["tag"] is Int && args(stale)["current_tag"] is Int)
     #expect(args(stale)["mode"] is String)
     let deadline = try #require(events.first { $0["name"] as? String == "deadline" })
-    #expect(args(deadline)["fd"] is Int && args(deadline)["timeout_ns"] is Int && args(deadline)["mode"] is String)
+    #expect(
+      args(deadline)["fd"] is Int && args(deadline)["timeout_ns"] is Int && args(deadline)["mode"] is String)
   }
 
   @Test("uring_sqe and uring_cqe carry op, fd, user_data, res and errno")
   func uringArgs() throws {
     let events = try exported(sampleTrace("deadline-uring-completion"))
-    let sqe = try #require(events.first { $0["name"] as? String == "uring_sqe" && args($0)["op"] as? String == "RECV" })
+    let sqe = try #require(
+      events.first { $0["name"] as? String == "uring_sqe" && args($0)["op"] as? String == "RECV" })
     #expect(args(sqe)["fd"] is Int && args(sqe)["user_data"] is Int)
     let cqes = events.filter { $0["name"] as? String == "uring_cqe" }
-    #expect(cqes.allSatisfy { args($0)["res"] is Int && args($0)["fd"] is Int && args($0)["user_data"] is Int })
+    #expect(
+      cqes.allSatisfy { args($0)["res"] is Int && args($0)["fd"] is Int && args($0)["user_data"] is Int })
     #expect(cqes.contains { args($0)["op"] as? String == "RECV" })
     #expect(cqes.contains { args($0)["errno"] as? String == "ECANCELED" && args($0)["res"] as? Int == -125 })
   }
 
-  @Test("in completion mode every wake's flow ends at the task's next operation", arguments: ["echo", "http", "deadline"])
+  @Test(
+    "in completion mode every wake's flow ends at the task's next operation",
+    arguments: ["echo", "http", "deadline"])
   func completionFlowsClosed(name: String) throws {
     let events = try exported(sampleTrace("\(name)-uring-completion"))
     let flowOut = Set(events.filter { $0["flow_out"] as? Bool == true }.compactMap { $0["bind_id"] as? Int })
@@ -49,7 +54,9 @@ struct PerfettoContentTests {
     #expect(!flowOut.isEmpty)
     #expect(flowIn.isSubset(of: flowOut))
     // A wake whose task did nothing more before the trace ended has no target.
-    #expect(flowOut.subtracting(flowIn).count <= 2, "\(flowOut.subtracting(flowIn).count) of \(flowOut.count) flows open")
+    #expect(
+      flowOut.subtracting(flowIn).count <= 2,
+      "\(flowOut.subtracting(flowIn).count) of \(flowOut.count) flows open")
   }
 
   @Test("times parse as ns or with a unit")

@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
 import NetPoll
-import NetPollServer
 import NetPollAnalysis
+import NetPollServer
 import NetPollTrace
 import Testing
 
@@ -43,18 +43,25 @@ import Testing
     return f
   }
 
-  @Test("a dump on SIGUSR1 under load is a windowed trace that replays as consistent", arguments: Backend.available)
+  @Test(
+    "a dump on SIGUSR1 under load is a windowed trace that replays as consistent",
+    arguments: Backend.available)
   func signalDumpReplays(_ backend: Backend) async throws {
     let base = Self.tempBase("usr1-\(backend.rawValue)")
     FlightRecorder.installDumpSignal()
-    let f = try await Self.serve(backend, flight: { r in
-      FlightRecorder(recorder: r, bytes: 256 << 10, basePath: base, header: .init(backend: backend.rawValue, command: "test"))
-    }) { f in
-      try? await Task.sleep(for: .milliseconds(100))
-      kill(getpid(), SIGUSR1)
-      let start = nowMs()
-      while f.dumps.isEmpty && nowMs() - start < 5_000 { try? await Task.sleep(for: .milliseconds(5)) }
-    }
+    let f = try await Self.serve(
+      backend,
+      flight: { r in
+        FlightRecorder(
+          recorder: r, bytes: 256 << 10, basePath: base,
+          header: .init(backend: backend.rawValue, command: "test"))
+      },
+      during: { f in
+        try? await Task.sleep(for: .milliseconds(100))
+        kill(getpid(), SIGUSR1)
+        let start = nowMs()
+        while f.dumps.isEmpty && nowMs() - start < 5_000 { try? await Task.sleep(for: .milliseconds(5)) }
+      })
     defer { Self.removeDumps(f) }
     let path = try #require(f.dumps.first, "no dump was written")
     #expect(path.hasSuffix("-flight-1.jsonl"))

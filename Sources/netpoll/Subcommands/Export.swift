@@ -41,7 +41,8 @@ struct Export: AsyncParsableCommand {
     for (name, text) in [("--from", from), ("--to", to)] {
       guard let text else { continue }
       guard let ns = parseTraceTime(text) else {
-        printToStandardError("\(name): '\(text)' is not a time (nanoseconds, or a number with ns, us, ms or s)")
+        printToStandardError(
+          "\(name): '\(text)' is not a time (nanoseconds, or a number with ns, us, ms or s)")
         throw ExitCode(2)
       }
       if name == "--from" { window.from = ns } else { window.to = ns }
