@@ -26,6 +26,10 @@ public final class NetPollRuntime: Sendable {
   let nextTaskID = Atomic<Int64>(0)
   private let pollScratch = Mutex(PollScratch())
   private let stopped = Atomic<Bool>(false)
+  /// Runs between the kernel's report and its dispatch, for tests that must act in that window
+  /// (close and reuse an fd the report names). The flag keeps the lock off the poll path.
+  private let hasPollHook = Atomic<Bool>(false)
+  private let pollHook = Mutex<(@Sendable ([PollEvent]) -> Void)?>(nil)
 
   struct PollScratch {
     var events: [PollEvent] = []
@@ -116,6 +120,7 @@ public final class NetPollRuntime: Sendable {
         preconditionFailure("NetPollRuntime: \(poller.name) poll failed: \(error)")
       }
       scheduler.pollReturned()
+      if hasPollHook.load(ordering: .acquiring), let hook = pollHook.withLock({ $0 }) { hook(s.events) }
       dispatch(&s)
 
       s.expired.removeAll(keepingCapacity: true)
@@ -132,20 +137,35 @@ public final class NetPollRuntime: Sendable {
     if !s.events.isEmpty {
       descriptors.resolve(s.events, into: &s.ready, stale: &s.stale)
     }
-    for (ev, current) in s.stale {
-      let mode: TraceMode = ev.readable && ev.writable ? .readWrite : ev.readable ? .read : .write
-      sys.recorder?.record(
-        TraceRecord(.stale, a: Int64(ev.token.fd), b: Int64(ev.token.tag), c: current, d: mode.rawValue))
-    }
+    for (ev, current) in s.stale { recordStale(ev, current: current) }
     for (pd, ev) in s.ready {
-      // The descriptor may have been closed and reused since it was resolved; its tag says so.
-      guard pd.tag.load(ordering: .acquiring) == ev.token.tag else { continue }
+      // The descriptor may have been closed and reused since it was resolved; its tag says so,
+      // and the event is as stale as one resolved to a newer tag (recorded, never dropped unseen).
+      let current = pd.tag.load(ordering: .acquiring)
+      guard current == ev.token.tag else {
+        recordStale(ev, current: Int64(current))
+        continue
+      }
       // Before the wake or latch that the reader will see (PollFD's short-read rule reads it).
       if ev.hangup { pd.hangup.store(true, ordering: .sequentiallyConsistent) }
       if ev.readable, let w = pd.unblock(.read, ioReady: true) { wake(w, pd, .read, .ready) }
       if ev.writable, let w = pd.unblock(.write, ioReady: true) { wake(w, pd, .write, .ready) }
     }
     s.ready.removeAll(keepingCapacity: true)
+  }
+
+  private func recordStale(_ ev: PollEvent, current: Int64) {
+    let mode: TraceMode = ev.readable && ev.writable ? .readWrite : ev.readable ? .read : .write
+    sys.recorder?.record(
+      TraceRecord(.stale, a: Int64(ev.token.fd), b: Int64(ev.token.tag), c: current, d: mode.rawValue))
+  }
+
+  /// Sets (or, with nil, removes) the hook each poll round runs with the kernel's events before
+  /// they are dispatched. It runs on the polling thread, inside the round: it must not wait for
+  /// another round.
+  func setPollHook(_ hook: (@Sendable ([PollEvent]) -> Void)?) {
+    pollHook.withLock { $0 = hook }
+    hasPollHook.store(hook != nil, ordering: .releasing)
   }
 
   /// Feeds `events` through the same path as events from the kernel (for tests that need an
