@@ -22,7 +22,13 @@ struct TraceMerger: ~Copyable {
     let buffer: ThreadBuffer
     var records: ContiguousArray<TraceRecord> = []
     var start = 0
-    init(buffer: ThreadBuffer) { self.buffer = buffer }
+    init(buffer: ThreadBuffer) {
+      self.buffer = buffer
+      // Two passes of a full ring: what one drain can take from it. Reserved once, so the queue
+      // does not reallocate as it grows; malloc maps a block this large lazily, so pages a
+      // quiet thread never needs are never resident.
+      records.reserveCapacity(2 * buffer.capacity)
+    }
     var isEmpty: Bool { start == records.count }
     var frontTicks: UInt64 { records[start].ts }
   }
@@ -89,7 +95,12 @@ struct TraceMerger: ~Copyable {
       guard t != h else { continue }
       // A ring holds its thread's records in stamp order: its first new one is its oldest.
       oldest = min(oldest, b.slots[h & b.mask].ts)
-      if q.start > 4096 && q.start * 2 > q.records.count {
+      if q.isEmpty {
+        // Everything taken was handed on: start again at the front, so the queue's memory is
+        // what one drain needs, not what the run has seen.
+        q.records.removeAll(keepingCapacity: true)
+        q.start = 0
+      } else if q.start > 4096 && q.start * 2 > q.records.count {
         q.records.removeFirst(q.start)
         q.start = 0
       }
