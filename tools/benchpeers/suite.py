@@ -2,12 +2,15 @@
 
 tools/bench builds the binaries and calls `python3 suite.py --bins DIR-LIST ...`; this file only
 measures. Every server runs pinned to core 0 (`taskset -c 0`, one thread running code: netpoll
-`--workers 1`, Go `GOMAXPROCS=1`, SwiftNIO one event loop) and every load generator to core 1.
-Runs are interleaved (for each cell, round after round of every server in the same order) and
-the medians over rounds are what the tables and the goals use.
+`--workers 1`, Go `GOMAXPROCS=1`, SwiftNIO one event loop) and every load generator to core 1,
+except in `two_cores`. Runs are interleaved (for each cell, round after round of every server in
+the same order) and the medians over rounds are what the tables and the goals use.
 
 Sections (each in the JSON under its name):
   echo        loadgen (C, one epoll thread) against every echo server, per size x connections
+  two_cores   the same at 1 KiB x 64c with two threads per server (netpoll `--workers 2`,
+              GOMAXPROCS=2, two NIO event loops) and nothing pinned: server and load share both
+              cores, so the ratios show how each scheduler shares the machine
   loadgen     `netpoll load` and loadgen against the same server: is the generator the limit?
   tracing     netpoll's own trace vs `strace -f` and `strace -f --seccomp-bpf -e trace=...`
   http        wrk -t1 against the HTTP servers
@@ -35,8 +38,10 @@ NICE = []  # ["nice", "-n", "-10"] when --nice asks for it: other work on the ma
 
 
 def pinned(core, argv):
-    """`argv` on `core`, at the suite's priority."""
-    return NICE + ["taskset", "-c", core] + argv
+    """`argv` on `core` (None: on any core), at the suite's priority."""
+    return NICE + (["taskset", "-c", core] if core is not None else []) + argv
+
+
 TRACED_SYSCALLS = "epoll_wait,epoll_pwait,epoll_ctl,read,write,accept4,io_uring_enter"
 
 
@@ -51,18 +56,26 @@ def log(msg):
 class ServerSpec:
     """How to start one server variant; `argv(proto, trace_path)` builds its command line."""
 
-    def __init__(self, name, kind, backend=None, traced=False, wrapper=None, flight=False):
+    def __init__(self, name, kind, backend=None, traced=False, wrapper=None, flight=False,
+                 threads=1):
         self.name = name
         self.kind = kind  # netpoll | go | nio
         self.backend = backend
         self.traced = traced or flight
         self.flight = flight  # flight-recorder mode: 8 MiB in memory, nothing written
         self.wrapper = wrapper  # None, or the argv of a tracer to run the server under
+        # Threads running code: netpoll --workers, GOMAXPROCS, NIO event loops. One thread is
+        # pinned to SERVER_CORE; more run unpinned, sharing both cores with the load generator.
+        self.threads = threads
 
-    def argv(self, bins, proto, trace_path=None, workers=1):
+    def cores(self):
+        """(server core, load generator core); None where nothing is pinned."""
+        return (SERVER_CORE, LOAD_CORE) if self.threads == 1 else (None, None)
+
+    def argv(self, bins, proto, trace_path=None):
         if self.kind == "netpoll":
             cmd = [bins["netpoll"], "serve", "--backend", self.backend, "--listen", "127.0.0.1:0",
-                   "--protocol", proto, "--workers", str(workers)]
+                   "--protocol", proto, "--workers", str(self.threads)]
             if self.flight:
                 cmd += ["--trace", trace_path, "--flight-recorder", "8M"]
             elif self.traced:
@@ -70,12 +83,13 @@ class ServerSpec:
         elif self.kind == "go":
             cmd = [bins["goserver"], "-listen", "127.0.0.1:0", "-protocol", proto]
         elif self.kind == "nio":
-            cmd = [bins["nio"], "--listen", "127.0.0.1:0", "--protocol", proto, "--threads", "1"]
+            cmd = [bins["nio"], "--listen", "127.0.0.1:0", "--protocol", proto, "--threads",
+                   str(self.threads)]
         else:
             raise ValueError(self.kind)
         if self.wrapper:
             cmd = self.wrapper + cmd
-        return pinned(SERVER_CORE, cmd)
+        return pinned(self.cores()[0], cmd)
 
 
 STRACE = ["strace", "-f", "-qq", "-o", "/dev/null"]
@@ -86,15 +100,15 @@ STRACE_BPF = ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=" + TRACED_SY
 class Running:
     """A started server: its pid(s), address and CPU accounting."""
 
-    def __init__(self, spec, bins, proto, workdir, workers=1):
+    def __init__(self, spec, bins, proto, workdir):
         self.spec = spec
         self.trace_path = None
         if spec.traced:
             self.trace_path = os.path.join(workdir, f"{spec.name}.jsonl")
-        argv = spec.argv(bins, proto, self.trace_path, workers)
+        argv = spec.argv(bins, proto, self.trace_path)
         env = dict(os.environ)
         if spec.kind == "go":
-            env["GOMAXPROCS"] = "1"
+            env["GOMAXPROCS"] = str(spec.threads)
         self.stderr_path = os.path.join(workdir, f"{spec.name}.stderr")
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
@@ -191,8 +205,9 @@ def cpu_seconds(pid):
 # Load
 
 
-def run_loadgen(bins, address, connections, size, duration=None, warmup=0.0, requests=None):
-    cmd = pinned(LOAD_CORE, [bins["loadgen"], "--connect", address, "--connections",
+def run_loadgen(bins, address, connections, size, duration=None, warmup=0.0, requests=None,
+                core=LOAD_CORE):
+    cmd = pinned(core, [bins["loadgen"], "--connect", address, "--connections",
                              str(connections), "--size", str(size)])
     if requests:
         cmd += ["--requests", str(requests)]
@@ -234,7 +249,8 @@ def one_echo_run(bins, spec, workdir, connections, size, duration, warmup):
     server = Running(spec, bins, "echo", workdir)
     try:
         cpu0 = server.cpu_seconds()
-        r = run_loadgen(bins, server.address, connections, size, duration, warmup)
+        r = run_loadgen(bins, server.address, connections, size, duration, warmup,
+                        core=spec.cores()[1])
         cpu1 = server.cpu_seconds()
         if "no reply" in r.get("stderr", ""):
             r["stall_evidence"] = stall_evidence(server, workdir)
@@ -553,10 +569,16 @@ def goals(report):
     g = []
     echo = report.get("echo", {})
     c64 = echo.get("1024B x 64c", {})
-    c512 = echo.get("1024B x 512c", {})
+    c1024 = echo.get("1024B x 1024c", {})
 
     def rps(cell, name):
         return cell.get(name, {}).get("requests_per_second")
+
+    def cpu(cell, name):
+        return cell.get(name, {}).get("cpu_us_per_request")
+
+    def rounded(v):
+        return None if v is None else round(v, 3)
 
     def cpu_note(cell, a, b):
         """How the two compare on server CPU per request, which other load on the machine
@@ -584,19 +606,24 @@ def goals(report):
         if v is not None:
             add(f"{name.split('+')[1]}/untraced epoll, 64c 1KiB (for comparison)", round(v, 3),
                 "-", "info")
-    v = ratio(rps(c64, "netpoll-epoll"), rps(c64, "nio"))
-    add("epoll / SwiftNIO, 64c 1KiB", None if v is None else round(v, 3), ">= 1.0",
-        v is not None and v >= 1.0, cpu_note(c64, "netpoll-epoll", "nio"))
-    v = ratio(rps(c64, "netpoll-epoll"), rps(c64, "go"))
-    add("epoll / Go, 64c 1KiB", None if v is None else round(v, 3), ">= 0.90",
-        v is not None and v >= 0.90, cpu_note(c64, "netpoll-epoll", "go"))
-    v = ratio(rps(c64, "netpoll-uring"), rps(c64, "netpoll-epoll"))
-    add("uring readiness / epoll, 64c 1KiB", None if v is None else round(v, 3), ">= 0.95",
-        v is not None and v >= 0.95, cpu_note(c64, "netpoll-uring", "netpoll-epoll"))
-    v = ratio(rps(c512, "netpoll-uring-completion"), rps(c512, "netpoll-epoll"))
-    add("uring-completion / epoll, 512c 1KiB", None if v is None else round(v, 3), ">= 1.0",
-        v is not None and v >= 1.0,
-        "" if v is not None else "uring-completion not runnable here yet")
+    # Issue 13's goals against the peers, at both connection counts it names.
+    for label, cell in (("64c", c64), ("1,024c", c1024)):
+        for peer, peer_name in (("nio", "SwiftNIO"), ("go", "Go")):
+            v = ratio(rps(cell, "netpoll-epoll"), rps(cell, peer))
+            add(f"epoll / {peer_name} req/s, {label} 1KiB", rounded(v), ">= 1.0",
+                v is not None and v >= 1.0)
+            v = ratio(cpu(cell, "netpoll-epoll"), cpu(cell, peer))
+            add(f"epoll / {peer_name} server CPU per request, {label} 1KiB", rounded(v), "<= 1.0",
+                v is not None and v <= 1.0)
+        if label == "64c":
+            v = ratio(rps(cell, "netpoll-uring"), rps(cell, "netpoll-epoll"))
+            add("uring readiness / epoll req/s, 64c 1KiB", rounded(v), ">= 0.95",
+                v is not None and v >= 0.95, cpu_note(cell, "netpoll-uring", "netpoll-epoll"))
+        v = ratio(rps(cell, "netpoll-uring-completion"), rps(cell, "netpoll-epoll"))
+        add(f"uring-completion / epoll req/s, {label} 1KiB", rounded(v), ">= 1.2",
+            v is not None and v >= 1.2,
+            cpu_note(cell, "netpoll-uring-completion", "netpoll-epoll") if v is not None
+            else "uring-completion not runnable here yet")
     k = {e["backend"]: e for e in report.get("kernel", []) if "error" not in e}
     if "uring-completion" in k and "epoll" in k:
         v = ratio(k["uring-completion"]["trace_all_syscalls_per_request"],
@@ -618,8 +645,33 @@ def goals(report):
     return g
 
 
+def print_two_cores_table(two_cores, echo, baseline="netpoll-epoll"):
+    """Two threads per server, server and load on both cores; `vs 1 core` divides by the same
+    server's pinned one-thread median in the echo table."""
+    print("\n## Two cores: 2 threads per server (netpoll --workers 2, GOMAXPROCS=2, 2 NIO event "
+          "loops),\n## server and loadgen unpinned on both cores; medians over rounds")
+    print(f"{'cell':<14} {'server':<24} {'req/s':>10} {'vs epoll':>8} {'vs 1 core':>9} "
+          f"{'p50 us':>8} {'p99 us':>8} {'CPU us/req':>10} {'epoll CPU/this':>14}")
+    for cell, servers in two_cores.items():
+        base = servers.get(baseline, {}).get("requests_per_second")
+        base_cpu = servers.get(baseline, {}).get("cpu_us_per_request")
+        for name, s in servers.items():
+            if "error" in s:
+                print(f"{cell:<14} {name:<24} {'skipped: ' + s['error'][:60]}")
+                continue
+            one = echo.get(cell, {}).get(name, {}).get("requests_per_second")
+            print(f"{cell:<14} {name:<24} {fmt(s['requests_per_second']):>10} "
+                  f"{fmt(ratio(s['requests_per_second'], base), 3):>8} "
+                  f"{fmt(ratio(s['requests_per_second'], one), 3):>9} {fmt(s['p50_us'], 1):>8} "
+                  f"{fmt(s['p99_us'], 1):>8} {fmt(s['cpu_us_per_request'], 2):>10} "
+                  f"{fmt(ratio(base_cpu, s['cpu_us_per_request']), 3):>14}"
+                  f"{'  ' + str(s['errors']) + ' errors' if s.get('errors') else ''}")
+
+
 def print_report(report):
     print_echo_table(report["echo"])
+    if report.get("two_cores"):
+        print_two_cores_table(report["two_cores"], report["echo"])
     if report.get("loadgen"):
         lg = report["loadgen"]
         print("\n## Load generator check (same epoll server, 64c 1KiB)")
@@ -691,6 +743,17 @@ def print_report(report):
 # ---------------------------------------------------------------------------------------------
 
 
+def raise_fd_limit(wanted):
+    """Raises the soft RLIMIT_NOFILE (inherited by every server and load generator) to `wanted`:
+    1,024 connections need more than the usual soft limit of 1,024 fds on both sides."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < wanted:
+            log(f"RLIMIT_NOFILE hard limit is {hard}; the 1,024-connection cells may fail")
+
+
 def backend_works(bins, backend, workdir):
     try:
         s = Running(ServerSpec(f"probe-{backend}", "netpoll", backend), bins, "echo", workdir)
@@ -711,7 +774,7 @@ def main():
     ap.add_argument("--out", default="/tmp/netpoll-bench.json")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--duration", type=float)
-    ap.add_argument("--only", default="echo,loadgen,tracing,http,kernel,micro")
+    ap.add_argument("--only", default="echo,two_cores,loadgen,tracing,http,kernel,micro")
     ap.add_argument("--nice", type=int, default=-10 if os.geteuid() == 0 else 0,
                     help="run servers and load at this nice value (default -10 as root)")
     a = ap.parse_args()
@@ -725,6 +788,7 @@ def main():
     warmup = 0.5
     only = set(a.only.split(","))
     workdir = tempfile.mkdtemp(prefix="netpoll-bench.")
+    raise_fd_limit(2 * 1024 + 200)
 
     backends = []
     skipped = {}
@@ -752,25 +816,34 @@ def main():
         "duration_seconds": duration,
         "warmup_seconds": warmup,
         "pinning": (f"servers on core {SERVER_CORE} (netpoll --workers 1, GOMAXPROCS=1, NIO 1 event "
-                    f"loop), load generators on core {LOAD_CORE}"),
+                    f"loop), load generators on core {LOAD_CORE}; two_cores: 2 threads per server, "
+                    f"nothing pinned"),
         "backends_skipped": skipped,
         "nice": a.nice,
     }
     t_start = time.time()
 
+    def echo_run(spec, cell):
+        return one_echo_run(bins, spec, workdir, cell[1], cell[0], duration, warmup)
+
+    untraced = [s for s in netpoll_specs if not s.traced] + peers
     if "echo" in only:
         log("== echo")
-        sizes, conns = ([1024], [64]) if quick else ([64, 1024, 16384], [1, 64, 512])
+        sizes, conns = ([1024], [64]) if quick else ([64, 1024, 16384], [1, 64, 1024])
         cells = [(s, c) for s in sizes for c in conns]
-        specs = netpoll_specs + peers
-        raw = interleaved(cells, specs, rounds, lambda s, cell: one_echo_run(
-            bins, s, workdir, cell[1], cell[0], duration, warmup))
-        if quick:  # the 512-connection goal, on the netpoll backends only
-            specs512 = [s for s in netpoll_specs if not s.traced]
-            raw.update(interleaved([(1024, 512)], specs512, rounds, lambda s, cell: one_echo_run(
-                bins, s, workdir, cell[1], cell[0], duration, warmup)))
+        raw = interleaved(cells, netpoll_specs + peers, rounds, echo_run)
+        if quick:  # the 1,024-connection goals, untraced servers only
+            raw.update(interleaved([(1024, 1024)], untraced, rounds, echo_run))
         report["echo_runs"] = raw
         report["echo"] = {c: {n: summarize(rs) for n, rs in v.items()} for c, v in raw.items()}
+
+    if "two_cores" in only:
+        log("== two cores (nothing pinned)")
+        specs = [ServerSpec(s.name, s.kind, s.backend, threads=2) for s in untraced]
+        raw = interleaved([(1024, 64)], specs, rounds, echo_run)
+        report["two_cores_runs"] = raw
+        report["two_cores"] = {c: {n: summarize(rs) for n, rs in v.items()}
+                               for c, v in raw.items()}
 
     if "loadgen" in only:
         log("== load generator check")

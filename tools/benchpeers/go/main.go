@@ -3,7 +3,8 @@
 // Usage: goserver -listen 127.0.0.1:0 -protocol echo|http
 // Prints "listening on HOST:PORT" once bound, like `netpoll serve`, and runs until SIGINT/SIGTERM.
 // The suite runs it with GOMAXPROCS=1 when it pins it to one core, so that Go, like
-// `netpoll serve --workers 1` and the one-loop SwiftNIO peer, has a single thread running code.
+// `netpoll serve --workers 1` and the one-loop SwiftNIO peer, has a single thread running code,
+// and with GOMAXPROCS=2 (unpinned) in its two-core row.
 //
 // The HTTP variant is net/http with the same 19-byte body as `netpoll serve --protocol http`:
 // what a Go user would write, not a hand-rolled parser.

@@ -3,7 +3,8 @@
 // Usage: NIOPeer --listen HOST:PORT --protocol echo|http [--threads N]
 // Prints "listening on HOST:PORT" once bound, like `netpoll serve`, and runs until SIGINT/SIGTERM.
 // The suite runs it with one event loop (`--threads 1`) pinned to one core, the counterpart of
-// `netpoll serve --workers 1`. Child channels get TCP_NODELAY, as NIO's own examples set it.
+// `netpoll serve --workers 1`, and with two (`--threads 2`, unpinned) in its two-core row. Child
+// channels get TCP_NODELAY, as NIO's own examples set it.
 import NIOCore
 import NIOHTTP1
 import NIOPosix

@@ -1,3 +1,5 @@
+import NetPollAnalysis
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -6,16 +8,17 @@
   import Darwin
 #endif
 
-/// Generates consistent version-2 traces of an echo server, for tests and benchmarks.
+/// Generates consistent version-2 traces of an echo server, for the analysis tests and the
+/// trace benchmark among them (test support: it is not part of the NetPollAnalysis library).
 ///
 /// One listener task accepts connections one after another; each connection's task reads a request,
 /// parks on EAGAIN until `epoll_wait` (or an io_uring poll completion) reports it ready, echoes it,
 /// and finally reads end-of-stream, deregisters and closes. Every third request finds its readiness
 /// already latched and reads without parking. Times advance by a fixed pseudo-random sequence, so
 /// the same options give the same bytes.
-public struct SyntheticTrace: Sendable {
+struct SyntheticTrace: Sendable {
   /// The poller the trace pretends to use.
-  public enum Backend: String, Sendable {
+  enum Backend: String, Sendable {
     /// `epoll_ctl` registration, `epoll_wait` readiness.
     case epoll
     /// A `POLL_ADD` submission per park, `uring_enter` + `uring_cqe` readiness.
@@ -23,17 +26,16 @@ public struct SyntheticTrace: Sendable {
   }
 
   /// Which backend.
-  public var backend: Backend
+  var backend: Backend
   /// Connections accepted, one after another.
-  public var connections: Int
+  var connections: Int
   /// Requests echoed per connection.
-  public var requestsPerConnection: Int
+  var requestsPerConnection: Int
   /// Bytes per request.
-  public var requestBytes: Int
+  var requestBytes: Int
 
   /// Creates a description of a synthetic trace.
-  public init(backend: Backend = .epoll, connections: Int, requestsPerConnection: Int, requestBytes: Int = 64)
-  {
+  init(backend: Backend = .epoll, connections: Int, requestsPerConnection: Int, requestBytes: Int = 64) {
     self.backend = backend
     self.connections = connections
     self.requestsPerConnection = requestsPerConnection
@@ -41,14 +43,14 @@ public struct SyntheticTrace: Sendable {
   }
 
   /// The number of lines `generate` emits.
-  public var lineCount: Int {
+  var lineCount: Int {
     var count = 0
     generate { _ in count += 1 }
     return count
   }
 
   /// The whole trace as one string (for small traces in tests).
-  public func text() -> String {
+  func text() -> String {
     var out = ""
     generate { out += $0 + "\n" }
     return out
@@ -56,10 +58,10 @@ public struct SyntheticTrace: Sendable {
 
   /// Writes the trace to `path`; returns the number of events written.
   @discardableResult
-  public func write(to path: String) throws(TraceError) -> Int {
+  func write(to path: String) throws(TraceError) -> Int {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
-      throw TraceError(file: path, line: nil, message: "cannot create: \(errnoDescription(errno))")
+      throw TraceError(file: path, line: nil, message: "cannot create: \(String(cString: strerror(errno)))")
     }
     defer { close(fd) }
     var buffer: [UInt8] = []
@@ -84,12 +86,14 @@ public struct SyntheticTrace: Sendable {
       if buffer.count > (1 << 20) - 4096 { flush() }
     }
     flush()
-    if failed { throw TraceError(file: path, line: nil, message: "write failed: \(errnoDescription(errno))") }
+    if failed {
+      throw TraceError(file: path, line: nil, message: "write failed: \(String(cString: strerror(errno)))")
+    }
     return count
   }
 
   /// Calls `emit` with each line, without its newline.
-  public func generate(_ emit: (String) -> Void) {
+  func generate(_ emit: (String) -> Void) {
     var seq = 0
     var ts = 0
     var random: UInt64 = 0x9E37_79B9_7F4A_7C15
