@@ -54,7 +54,7 @@ protocol SocketIO: Sendable {
 }
 
 /// ``SocketIO`` on a readiness poller: the system call, and on EAGAIN a park until the fd is
-/// ready in that direction (``PollFD/perform(_:_:_:)``).
+/// ready in that direction (``PollFD/perform(_:_:levelCheck:mayStayReady:drainCheck:drains:_:)``).
 struct ReadinessSocketIO: SocketIO {
   /// The readiness poller fds are registered with.
   let poller: any Poller
@@ -82,11 +82,12 @@ struct ReadinessSocketIO: SocketIO {
     // Any read that returns ends the doubt a wake left. A read that filled the buffer may leave
     // data queued, but checking after it would cost a poll(2) per message to every reader of
     // exact-size messages (the next read finds that data anyway, unless its EAGAIN is false).
-    let never: (Int) -> Bool = { _ in false }
     // A short read (not 0: end of stream has no edge after it) drained the stream socket.
     let count = buffer.count
-    let short: (Int) -> Bool = { $0 > 0 && $0 < count }
-    return try await handle.perform(.read, "read", mayStayReady: never, drains: short) { () throws(Errno) in
+    return try await handle.perform(
+      .read, "read", levelCheck: true, mayStayReady: { _ in false }, drainCheck: true,
+      drains: { $0 > 0 && $0 < count }
+    ) { () throws(Errno) in
       try sys.read(fd: fd, into: buffer)
     }
   }
@@ -97,8 +98,8 @@ struct ReadinessSocketIO: SocketIO {
     let count = buffer.count
     // A write that took everything never filled the buffer: no "writable" edge will follow it.
     // Checking there is cheap, since a write rarely meets EAGAIN.
-    let tookAll: (Int) -> Bool = { $0 == count }
-    return try await handle.perform(.write, "write", mayStayReady: tookAll) { () throws(Errno) in
+    return try await handle.perform(.write, "write", levelCheck: true, mayStayReady: { $0 == count }) {
+      () throws(Errno) in
       try sys.write(fd: fd, from: buffer)
     }
   }
