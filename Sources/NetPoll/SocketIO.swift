@@ -86,10 +86,7 @@ struct ReadinessSocketIO: SocketIO {
     let count = buffer.count
     return try await handle.perform(
       .read, "read", levelCheck: true, mayStayReady: { _ in false }, drainCheck: true,
-      drains: { $0 > 0 && $0 < count }
-    ) { () throws(Errno) in
-      try sys.read(fd: fd, into: buffer)
-    }
+      drains: { $0 > 0 && $0 < count }, { () throws(Errno) in try sys.read(fd: fd, into: buffer) })
   }
 
   func write(_ handle: PollFD, from buffer: UnsafeRawBufferPointer) async throws(NetPollError) -> Int {
@@ -98,10 +95,9 @@ struct ReadinessSocketIO: SocketIO {
     let count = buffer.count
     // A write that took everything never filled the buffer: no "writable" edge will follow it.
     // Checking there is cheap, since a write rarely meets EAGAIN.
-    return try await handle.perform(.write, "write", levelCheck: true, mayStayReady: { $0 == count }) {
-      () throws(Errno) in
-      try sys.write(fd: fd, from: buffer)
-    }
+    return try await handle.perform(
+      .write, "write", levelCheck: true, mayStayReady: { $0 == count },
+      { () throws(Errno) in try sys.write(fd: fd, from: buffer) })
   }
 
   func finishConnect(_ handle: PollFD) async throws(NetPollError) {

@@ -1,8 +1,9 @@
 import Glibc
-@testable import NetPoll
 import NetPollTrace
 import Synchronization
 import Testing
+
+@testable import NetPoll
 
 /// Go issue 59545: an event collected for an fd that is then closed and reused must not reach
 /// the new owner.
@@ -124,14 +125,17 @@ import Testing
       if r.kind == .readyItem { return r.a == fd && r.b == oldTag }
       return r.kind == .uringCQE && r.a == oldData
     }
-    let reportSeq = try #require(trace.first(where: reports)?.seq, "the kernel's report of fd \(fd) tag \(oldTag)")
+    let reportSeq = try #require(
+      trace.first(where: reports)?.seq, "the kernel's report of fd \(fd) tag \(oldTag)")
     let close = trace.first { (r: TraceRecord) -> Bool in r.kind == .close && r.a == fd && r.seq > reportSeq }
     let closeSeq = try #require(close?.seq, "the fd's close after the report")
     let stale = trace.first { (r: TraceRecord) -> Bool in r.kind == .stale && r.a == fd && r.b == oldTag }
     let staleSeq = try #require(stale?.seq, "a stale event for the old tag")
     #expect(closeSeq < staleSeq, "the close came between the report and its handling")
     #expect(stale?.c == newTag, "the stale event names the fd's new owner")
-    let wokeByIt = trace.contains { (r: TraceRecord) -> Bool in r.kind == .wake && r.b == fd && r.seq == staleSeq + 1 }
+    let wokeByIt = trace.contains { (r: TraceRecord) -> Bool in
+      r.kind == .wake && r.b == fd && r.seq == staleSeq + 1
+    }
     #expect(!wokeByIt, "the report woke nobody")
   }
 }
