@@ -1,6 +1,7 @@
 import Foundation
-import NetPollAnalysis
 import Testing
+
+@testable import NetPollAnalysis
 
 /// A copy of a sample trace in a fresh directory, and its bytes.
 private func traceCopy(_ name: String = "deadline-epoll") throws -> (path: String, bytes: Data) {
@@ -55,6 +56,29 @@ struct OutputPathTests {
       }
       #expect(error.message.hasPrefix("is the input"))
     }
+    #expect(try contents(trace) == bytes)
+  }
+
+  @Test("-o - is refused when standard output is the input's file (1<>TRACE, >>TRACE), even with --force")
+  func standardOutputOntoInput() throws {
+    let (trace, bytes) = try traceCopy()
+    // The descriptor stands for standard output: this process's own is the test runner's.
+    for flags in [O_RDWR, O_WRONLY | O_APPEND] {
+      let fd = open(trace, flags)
+      try #require(fd >= 0)
+      defer { close(fd) }
+      let error = try #require(throws: TraceError.self) {
+        try OutputFile.check("-", inputs: [trace], force: true, standardOutput: fd)
+      }
+      #expect(
+        error.description
+          == "-: standard output is the input \(trace); netpoll never writes over a file it reads, even with --force"
+      )
+    }
+    let other = open(directory(of: trace) + "/other.json", O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    try #require(other >= 0)
+    defer { close(other) }
+    #expect(try OutputFile.check("-", inputs: [trace], force: false, standardOutput: other) == nil)
     #expect(try contents(trace) == bytes)
   }
 
