@@ -68,7 +68,10 @@ struct SampleReplay: CustomTestStringConvertible, Sendable {
   func reproducesSampleTrace(_ sample: SampleReplay) async throws {
     let out = FileManager.default.temporaryDirectory
       .appendingPathComponent("live-replay-\(sample.name)-\(getpid()).jsonl").path
-    defer { try? FileManager.default.removeItem(atPath: out) }
+    defer {
+      keepTrace(out, as: "live-replay")
+      try? FileManager.default.removeItem(atPath: out)
+    }
     let report = try await LiveReplay.run(
       path: sample.path,
       options: LiveReplayOptions(backend: sample.target, speed: nil, tracePath: out, overwrite: true))
@@ -91,7 +94,10 @@ struct SampleReplay: CustomTestStringConvertible, Sendable {
     let sample = SampleReplay(name: "echo-epoll", target: .uring)
     let out = FileManager.default.temporaryDirectory
       .appendingPathComponent("live-replay-busy-pool-\(getpid()).jsonl").path
-    defer { try? FileManager.default.removeItem(atPath: out) }
+    defer {
+      keepTrace(out, as: "live-replay")
+      try? FileManager.default.removeItem(atPath: out)
+    }
     // The test itself runs on a runtime of its own: the global pool is about to be full.
     let host = try NetPollRuntime(backend: .epoll, workers: 1)
     defer { host.shutdown() }
