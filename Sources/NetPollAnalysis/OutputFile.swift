@@ -119,7 +119,7 @@ final class OutputFile {
   private static let exists = "exists; netpoll does not replace a file unless given --force"
 
   private static func isInput(_ input: String) -> String {
-    "is the input \(input == "-" ? "(standard input)" : input); netpoll never writes over a file it reads, even with --force"
+    "is the input \(input == "-" ? "(standard input)" : shownPath(input)); netpoll never writes over a file it reads, even with --force"
   }
 
   private static func openFailure(_ code: Int32) -> String {

@@ -82,6 +82,22 @@ struct OutputPathTests {
     #expect(try contents(trace) == bytes)
   }
 
+  @Test("a path holding a newline or an escape is named escaped: the error stays one line")
+  func controlCharactersInPath() throws {
+    let (trace, _) = try traceCopy()
+    let dir = directory(of: trace)
+    let error = try #require(throws: TraceError.self) {
+      try PerfettoExport.run(input: trace, output: dir + "/new\nline\u{1B}[2J/x.json")
+    }
+    #expect(
+      error.description == dir
+        + "/new\\nline\\u{1B}[2J/x.json: cannot create: No such file or directory (ENOENT)")
+    let unreadable = try #require(throws: TraceError.self) {
+      try PerfettoExport.run(input: dir + "/no\nsuch.jsonl", output: dir + "/out.json")
+    }
+    #expect(!unreadable.description.contains("\n"), "\(unreadable.description)")
+  }
+
   @Test("an existing file is refused without --force and replaced with it")
   func existingFile() throws {
     let (trace, _) = try traceCopy()
