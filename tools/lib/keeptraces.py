@@ -31,9 +31,14 @@ def keep_traces(workdir, label, invalid=None):
             while os.path.exists(dest):
                 n += 1
                 dest = os.path.join(target, f"{stem}-{n}.jsonl")
-            shutil.copyfile(path, dest)
-            if name in invalid:
-                with open(dest + ".invalid", "w", encoding="utf-8") as f:
-                    f.write(invalid[name] + "\n")
+            try:
+                shutil.copyfile(path, dest)
+                if name in invalid:
+                    with open(dest + ".invalid", "w", encoding="utf-8") as f:
+                        f.write(invalid[name] + "\n")
+            except OSError as e:
+                # The check itself has passed or failed already: say what check-sql will miss.
+                print(f"keep_traces: {path} not kept for check-sql: {e}", flush=True)
+                continue
             kept += 1
     return kept
