@@ -15,7 +15,9 @@
 /// - an existing regular file is refused unless `force` (then it is replaced); a new file is
 ///   created with `O_EXCL` and mode 0644 (less the umask). A character device or FIFO (`/dev/null`)
 ///   is written to as it is;
-/// - `-` is standard output.
+/// - `-` is standard output, refused when it is an input's file: `1<>TRACE` or `>>TRACE` in a
+///   shell opens the trace being read as standard output without truncating it (as `cat` refuses
+///   "input file is output file").
 ///
 /// Every refusal is one line, `OUT: what is wrong`, a `TraceError` (exit status 2).
 final class OutputFile {
@@ -29,6 +31,7 @@ final class OutputFile {
   init(path: String, inputs: [String], force: Bool) throws(TraceError) {
     self.path = path
     if path == "-" {
+      try Self.check(path, inputs: inputs, force: force)
       fd = STDOUT_FILENO
     } else {
       let existing = try Self.check(path, inputs: inputs, force: force)
@@ -69,9 +72,21 @@ final class OutputFile {
   /// character device or FIFO, or is a regular file and `force` is set. Returns the file type
   /// (`S_IFREG`, ...) of an existing file, `nil` when there is none. Call it before a long
   /// analysis so that a refused output costs nothing; the `OutputFile` initialiser calls it again.
+  /// For `-`, the file open as `standardOutput` is checked against the inputs (a test passes
+  /// another descriptor: its own standard output is the test runner's).
   @discardableResult
-  static func check(_ path: String, inputs: [String], force: Bool) throws(TraceError) -> mode_t? {
-    guard path != "-" else { return nil }
+  static func check(
+    _ path: String, inputs: [String], force: Bool, standardOutput: Int32 = STDOUT_FILENO
+  ) throws(TraceError) -> mode_t? {
+    if path == "-" {
+      var info = stat()
+      if fstat(standardOutput, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+        let input = input(sameAs: info, among: inputs)
+      {
+        throw TraceError(file: path, line: nil, message: "standard output \(isInput(input))")
+      }
+      return nil
+    }
     guard !path.isEmpty else { throw TraceError(file: path, line: nil, message: "empty output path") }
     var info = stat()
     guard lstat(path, &info) == 0 else {
@@ -104,7 +119,7 @@ final class OutputFile {
   private static let exists = "exists; netpoll does not replace a file unless given --force"
 
   private static func isInput(_ input: String) -> String {
-    "is the input \(input == "-" ? "(standard input)" : input); netpoll never writes over a file it reads, even with --force"
+    "is the input \(input == "-" ? "(standard input)" : shownPath(input)); netpoll never writes over a file it reads, even with --force"
   }
 
   private static func openFailure(_ code: Int32) -> String {

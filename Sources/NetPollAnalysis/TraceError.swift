@@ -17,10 +17,10 @@ public struct TraceError: Error, Sendable, Equatable, CustomStringConvertible {
     self.message = message
   }
 
-  /// `FILE:LINE: message`, the one line a user sees.
+  /// `FILE:LINE: message`, the one line a user sees (a control character in FILE is escaped).
   public var description: String {
-    if let line { return "\(file):\(line): \(message)" }
-    return "\(file): \(message)"
+    if let line { return "\(shownPath(file)):\(line): \(message)" }
+    return "\(shownPath(file)): \(message)"
   }
 }
 
@@ -33,9 +33,17 @@ public struct TraceWarning: Sendable, Equatable, CustomStringConvertible {
   /// What is odd, in words.
   public var message: String
 
-  /// `FILE:LINE: warning: message`.
+  /// `FILE:LINE: warning: message` (a control character in FILE is escaped).
   public var description: String {
-    if let line { return "\(file):\(line): warning: \(message)" }
-    return "\(file): warning: \(message)"
+    if let line { return "\(shownPath(file)):\(line): warning: \(message)" }
+    return "\(shownPath(file)): warning: \(message)"
   }
+}
+
+/// `path` with its control characters escaped as Swift writes them (`\n`, `\u{1B}`): a file name
+/// may hold a newline or a terminal escape, and an error about it must still be one plain line.
+func shownPath(_ path: String) -> String {
+  let isControl = { (scalar: Unicode.Scalar) in scalar.properties.generalCategory == .control }
+  guard path.unicodeScalars.contains(where: isControl) else { return path }
+  return path.unicodeScalars.map { isControl($0) ? $0.escaped(asASCII: true) : String($0) }.joined()
 }

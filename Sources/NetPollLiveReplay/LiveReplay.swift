@@ -50,7 +50,19 @@ public struct LiveReplayError: Error, CustomStringConvertible {
 /// waits for each response's recorded size, and ends as the original did.
 public enum LiveReplay {
   /// Replays the trace at `path` and returns the fidelity report.
+  /// The new trace (`options.tracePath`) is refused before anything runs when it is the input
+  /// trace by any name (a hard link, `./` detours, a linked directory), even with `overwrite`: the
+  /// recorder's writer truncates the file it opens, and the trace being replayed would be lost.
   public static func run(path: String, options: LiveReplayOptions) async throws -> LiveReplayReport {
+    if let tracePath = options.tracePath {
+      // Checked by path; the recorder's writer then opens it (O_NOFOLLOW, and O_EXCL unless
+      // overwrite): a file swapped in between the two is not caught here.
+      do {
+        try checkOutputPath(tracePath, inputs: [path], force: options.overwrite)
+      } catch {
+        throw LiveReplayError(description: error.description)
+      }
+    }
     let original: RecordedWorkload
     do {
       original = try RecordedWorkload.read(path: path)

@@ -1,6 +1,7 @@
 import Foundation
-import NetPollAnalysis
 import Testing
+
+@testable import NetPollAnalysis
 
 /// A copy of a sample trace in a fresh directory, and its bytes.
 private func traceCopy(_ name: String = "deadline-epoll") throws -> (path: String, bytes: Data) {
@@ -56,6 +57,45 @@ struct OutputPathTests {
       #expect(error.message.hasPrefix("is the input"))
     }
     #expect(try contents(trace) == bytes)
+  }
+
+  @Test("-o - is refused when standard output is the input's file (1<>TRACE, >>TRACE), even with --force")
+  func standardOutputOntoInput() throws {
+    let (trace, bytes) = try traceCopy()
+    // The descriptor stands for standard output: this process's own is the test runner's.
+    for flags in [O_RDWR, O_WRONLY | O_APPEND] {
+      let fd = open(trace, flags)
+      try #require(fd >= 0)
+      defer { close(fd) }
+      let error = try #require(throws: TraceError.self) {
+        try OutputFile.check("-", inputs: [trace], force: true, standardOutput: fd)
+      }
+      #expect(
+        error.description
+          == "-: standard output is the input \(trace); netpoll never writes over a file it reads, even with --force"
+      )
+    }
+    let other = open(directory(of: trace) + "/other.json", O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    try #require(other >= 0)
+    defer { close(other) }
+    #expect(try OutputFile.check("-", inputs: [trace], force: false, standardOutput: other) == nil)
+    #expect(try contents(trace) == bytes)
+  }
+
+  @Test("a path holding a newline or an escape is named escaped: the error stays one line")
+  func controlCharactersInPath() throws {
+    let (trace, _) = try traceCopy()
+    let dir = directory(of: trace)
+    let error = try #require(throws: TraceError.self) {
+      try PerfettoExport.run(input: trace, output: dir + "/new\nline\u{1B}[2J/x.json")
+    }
+    #expect(
+      error.description == dir
+        + "/new\\nline\\u{1B}[2J/x.json: cannot create: No such file or directory (ENOENT)")
+    let unreadable = try #require(throws: TraceError.self) {
+      try PerfettoExport.run(input: dir + "/no\nsuch.jsonl", output: dir + "/out.json")
+    }
+    #expect(!unreadable.description.contains("\n"), "\(unreadable.description)")
   }
 
   @Test("an existing file is refused without --force and replaced with it")

@@ -28,7 +28,10 @@ import Testing
   func liveWriterTraceReplaysClean(_ backend: Backend) async throws {
     let path =
       "\(NSTemporaryDirectory())netpoll-causal-\(getpid())-\(backend.rawValue)-\(UInt32.random(in: 0...UInt32.max)).jsonl"
-    defer { unlink(path) }
+    defer {
+      keepTrace(path, as: "causal-\(backend.rawValue)")
+      unlink(path)
+    }
     let recorder = TraceRecorder()
     let writer = try TraceWriter(path: path, recorder: recorder, backend: backend.rawValue, command: "test")
     let rt = try NetPollRuntime(backend: backend, recorder: recorder, workers: 4)

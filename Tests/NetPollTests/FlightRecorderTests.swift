@@ -14,7 +14,10 @@ import Testing
   }
 
   static func removeDumps(_ f: FlightRecorder) {
-    for p in f.dumps { unlink(p) }
+    for p in f.dumps {
+      keepTrace(p, as: "flight-dump")
+      unlink(p)
+    }
   }
 
   /// Runs an echo server and `connections` x `requests` of load on a flight-recorded runtime,

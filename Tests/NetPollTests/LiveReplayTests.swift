@@ -29,6 +29,33 @@ struct SampleReplay: CustomTestStringConvertible, Sendable {
 
 @Suite(.serialized) struct LiveReplayTests {
   @Test(
+    "--trace onto the trace being replayed, by any name, is refused before anything runs, even with overwrite"
+  )
+  func newTraceOntoInputIsRefused() async throws {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("live-replay-onto-input-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let input = dir + "/input.jsonl"
+    try FileManager.default.copyItem(
+      atPath: SampleReplay(name: "echo-epoll", target: .epoll).path, toPath: input)
+    let hardLink = dir + "/hard.jsonl"
+    try FileManager.default.linkItem(atPath: input, toPath: hardLink)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: input))
+    for output in [input, hardLink, dir + "/./input.jsonl"] {
+      let error = await #expect(throws: LiveReplayError.self) {
+        try await LiveReplay.run(
+          path: input,
+          options: LiveReplayOptions(backend: .epoll, speed: nil, tracePath: output, overwrite: true))
+      }
+      #expect(
+        error?.description.hasPrefix("\(output): is the input \(input);") == true,
+        "\(String(describing: error))")
+    }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: input)) == bytes, "the replayed trace is untouched")
+  }
+
+  @Test(
     "replaying a sample trace on another backend reproduces its connections and bytes exactly",
     .enabled(if: Backend.uring.isAvailable && Backend.uringCompletion.isAvailable),
     // Runs in tools/test's step of its own, with the load suites. Inside the full parallel suite
@@ -41,7 +68,10 @@ struct SampleReplay: CustomTestStringConvertible, Sendable {
   func reproducesSampleTrace(_ sample: SampleReplay) async throws {
     let out = FileManager.default.temporaryDirectory
       .appendingPathComponent("live-replay-\(sample.name)-\(getpid()).jsonl").path
-    defer { try? FileManager.default.removeItem(atPath: out) }
+    defer {
+      keepTrace(out, as: "live-replay")
+      try? FileManager.default.removeItem(atPath: out)
+    }
     let report = try await LiveReplay.run(
       path: sample.path,
       options: LiveReplayOptions(backend: sample.target, speed: nil, tracePath: out, overwrite: true))
@@ -64,7 +94,10 @@ struct SampleReplay: CustomTestStringConvertible, Sendable {
     let sample = SampleReplay(name: "echo-epoll", target: .uring)
     let out = FileManager.default.temporaryDirectory
       .appendingPathComponent("live-replay-busy-pool-\(getpid()).jsonl").path
-    defer { try? FileManager.default.removeItem(atPath: out) }
+    defer {
+      keepTrace(out, as: "live-replay")
+      try? FileManager.default.removeItem(atPath: out)
+    }
     // The test itself runs on a runtime of its own: the global pool is about to be full.
     let host = try NetPollRuntime(backend: .epoll, workers: 1)
     defer { host.shutdown() }

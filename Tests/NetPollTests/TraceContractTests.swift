@@ -11,7 +11,10 @@ import Testing
   func everyRecordedEventIsKnownToTheReader() throws {
     let path =
       "\(NSTemporaryDirectory())netpoll-contract-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
-    defer { unlink(path) }
+    defer {
+      keepTrace(path, as: "contract")
+      unlink(path)
+    }
     let recorder = TraceRecorder()
     let writer = try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "contract")
     // Snapshot lines are not recorded events: only a flight-recorder dump writes them, with seq 0

@@ -20,7 +20,10 @@ import Testing
   @Test("events from several threads get contiguous seq numbers and non-decreasing timestamps")
   func seqAndTsAreOrdered() throws {
     let path = Self.tempPath("order")
-    defer { unlink(path) }
+    defer {
+      keepTrace(path, as: "recorder-order")
+      unlink(path)
+    }
     // A small ring forces the recorder to apply backpressure many times over.
     let recorder = TraceRecorder(capacity: 1024)
     let writer = try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "test")
@@ -46,7 +49,10 @@ import Testing
   @Test("every event kind encodes to valid JSON with the contract's names and types")
   func encodesEveryKind() throws {
     let path = Self.tempPath("kinds")
-    defer { unlink(path) }
+    defer {
+      keepTrace(path, as: "recorder-every-kind")
+      unlink(path)
+    }
     let recorder = TraceRecorder()
     let writer = try TraceWriter(
       path: path, recorder: recorder, backend: "epoll", command: "a \"quoted\"\tcmd")
@@ -93,7 +99,10 @@ import Testing
   @Test("the trace file is created 0600, never over an existing file, never through a symlink")
   func fileSafety() throws {
     let path = Self.tempPath("mode")
-    defer { unlink(path) }
+    defer {
+      keepTrace(path, as: "recorder-file-safety")
+      unlink(path)
+    }
     let recorder = TraceRecorder()
     try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "").finish()
     var st = stat()
@@ -187,7 +196,13 @@ import Testing
     "a field name has one JSON type across every event kind, trace_start and trace_end included (version 2)")
   func oneTypePerField() throws {
     let path = TraceRecorderTests.tempPath("types")
-    defer { unlink(path) }
+    defer {
+      keepTrace(
+        path, as: "recorder-field-types",
+        invalid: "every event kind, snapshot_* included, outside a flight-recorder window: a field-type check"
+      )
+      unlink(path)
+    }
     let recorder = TraceRecorder()
     let writer = try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "")
     for kind in TraceEventKind.allCases where kind != .readyItem {
