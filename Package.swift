@@ -42,10 +42,17 @@ let package = Package(
       ]),
     .executableTarget(
       name: "netpoll-bench", dependencies: ["NetPoll", "NetPollTrace"], path: "Sources/NetPollBench"),
+    // What more than one test target needs (keeping the traces tests record for tools/check-sql);
+    // no product ships it.
+    .target(name: "NetPollTestSupport", path: "Tests/NetPollTestSupport"),
     .testTarget(
       name: "NetPollTests",
-      dependencies: ["NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay"]),
-    .testTarget(name: "NetPollTraceTests", dependencies: ["NetPollTrace"], exclude: ["Fixtures"]),
+      dependencies: [
+        "NetPoll", "NetPollServer", "NetPollTrace", "NetPollAnalysis", "NetPollLiveReplay",
+        "NetPollTestSupport",
+      ]),
+    .testTarget(
+      name: "NetPollTraceTests", dependencies: ["NetPollTrace", "NetPollTestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "NetPollRecordTests", dependencies: ["NetPollRecord"]),
     .testTarget(
       name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"], exclude: ["Fixtures"]),

@@ -3,6 +3,7 @@ import Glibc
 import NetPoll
 import NetPollAnalysis
 import NetPollServer
+import NetPollTestSupport
 import NetPollTrace
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import NetPoll
 import NetPollLiveReplay
+import NetPollTestSupport
 import Synchronization
 import Testing
 

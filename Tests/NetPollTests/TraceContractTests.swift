@@ -1,5 +1,6 @@
 import Foundation
 import NetPollAnalysis
+import NetPollTestSupport
 import NetPollTrace
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NetPollTestSupport
 import NetPollTrace
 import Testing
 

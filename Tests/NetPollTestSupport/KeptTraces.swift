@@ -9,7 +9,7 @@ private let keptTracesDirectory = ProcessInfo.processInfo.environment["NETPOLL_K
 /// `invalid` says why the trace is not a whole one on purpose (torn, cut short); it is written
 /// beside the copy as `....jsonl.invalid`, and check-sql skips the trace and prints the reason.
 /// A copy that fails is reported on standard error: the test itself does not depend on it.
-func keepTrace(_ path: String, as name: String, invalid: String? = nil) {
+public func keepTrace(_ path: String, as name: String, invalid: String? = nil) {
   guard let directory = keptTracesDirectory, FileManager.default.fileExists(atPath: path) else { return }
   let target = "\(directory)/swift-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
   do {
