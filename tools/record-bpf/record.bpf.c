@@ -87,12 +87,23 @@ static __always_inline struct rec *reserve(__u8 code, __u8 n) {
 }
 #define SUBMIT(r) bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP)
 
+/* A thread's in-flight call is written in place: only a thread's first call inserts (a hash update
+ * takes a fresh element and swaps it in, under the bucket lock, on every call). */
 static __always_inline void enter(__u32 nr, __u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4, __u64 a5) {
-  struct inflight f = { .ts = bpf_ktime_get_ns(), .a = { a0, a1, a2, a3, a4, a5 }, .nr = nr };
   __u32 t = tid();
+  struct inflight *p = bpf_map_lookup_elem(&calls, &t);
+  if (p) {
+    p->ts = bpf_ktime_get_ns(); p->a[0] = a0; p->a[1] = a1; p->a[2] = a2; p->a[3] = a3; p->a[4] = a4;
+    p->a[5] = a5; p->nr = nr;
+    return;
+  }
+  struct inflight f = { .ts = bpf_ktime_get_ns(), .a = { a0, a1, a2, a3, a4, a5 }, .nr = nr };
   bpf_map_update_elem(&calls, &t, &f, BPF_ANY);
 }
+/* The exit probes fire for every process's calls (read and write above all): the tgid test comes
+ * before any map lookup. */
 static __always_inline struct inflight *leave(__u32 nr) {
+  if (!mine()) return 0;
   __u32 t = tid();
   struct inflight *f = bpf_map_lookup_elem(&calls, &t);
   if (!f || f->nr != nr) return 0;
