@@ -139,36 +139,44 @@ public final class KernelTraceConverter {
 
   // MARK: The heap
 
+  // The sifts work on the heap's buffer, not on the stored property: each `heap[i]` of a class's
+  // stored property is a dynamic exclusivity check (swift_beginAccess/endAccess), and those checks
+  // and `pop` were a third of the recorder's CPU under tools/bench-record (perf, Go peer).
+
   private func push(_ p: HeapEntry) {
     heap.append(p)
-    var i = heap.count - 1
-    while i > 0 {
-      let parent = (i - 1) / 2
-      guard heap[i] < heap[parent] else { break }
-      heap.swapAt(i, parent)
-      i = parent
+    heap.withUnsafeMutableBufferPointer { h in
+      var i = h.count - 1
+      while i > 0 {
+        let parent = (i - 1) / 2
+        guard p < h[parent] else { break }
+        h[i] = h[parent]
+        i = parent
+      }
+      h[i] = p
     }
   }
 
   private func pop() -> Pending {
     let topEntry = heap[0]
-    let top = slots[topEntry.slot]
-    slots[topEntry.slot].ready = []
+    var top = Pending(key: 0, record: slots[topEntry.slot].record, ready: [])
+    swap(&top.ready, &slots[topEntry.slot].ready)
+    top.key = slots[topEntry.slot].key
     freeSlots.append(topEntry.slot)
     let last = heap.removeLast()
-    if !heap.isEmpty {
-      heap[0] = last
+    heap.withUnsafeMutableBufferPointer { h in
+      guard h.count > 0 else { return }
       var i = 0
       while true {
         let l = 2 * i + 1
+        if l >= h.count { break }
         let r = l + 1
-        var m = i
-        if l < heap.count && heap[l] < heap[m] { m = l }
-        if r < heap.count && heap[r] < heap[m] { m = r }
-        if m == i { break }
-        heap.swapAt(i, m)
+        let m = r < h.count && h[r] < h[l] ? r : l
+        guard h[m] < last else { break }
+        h[i] = h[m]
         i = m
       }
+      h[i] = last
     }
     return top
   }

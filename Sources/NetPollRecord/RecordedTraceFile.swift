@@ -121,7 +121,8 @@ public enum RecordError: Error, CustomStringConvertible {
     case .notRoot:
       return "needs root (loading eBPF programs takes CAP_BPF and CAP_PERFMON): run it as root"
     case .noBPFTrace:
-      return "bpftrace not found on PATH: install it with 'apt-get install -y bpftrace'"
+      return
+        "bpftrace not found on PATH: install it with 'apt-get install -y bpftrace' (or build the libbpf loader: tools/record-bpf/build)"
     case .noTracefs(let why):
       return "tracefs is not mounted (\(why)): mount -t tracefs nodev /sys/kernel/tracing"
     case .noSuchProcess(let pid): return "no such process: \(pid)"

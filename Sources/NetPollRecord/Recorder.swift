@@ -44,6 +44,30 @@ public struct RecordLoader: Sendable {
     object = directory + "/record.bpf.o"
     guard access(binary, X_OK) == 0, access(object, R_OK) == 0 else { return nil }
   }
+
+  /// The loader `tools/record-bpf/build` left in `.build-peers/record-bpf` of the checkout that
+  /// holds `executable` (netpoll's own path: `.build/<triple>/<config>/netpoll`), looked for in
+  /// the directories above it; nil if it was not built.
+  public static func built(near executable: String) -> RecordLoader? {
+    var dir = executable
+    for _ in 0..<5 {
+      guard let slash = dir.lastIndex(of: "/"), slash != dir.startIndex else { return nil }
+      dir = String(dir[..<slash])
+      if let found = RecordLoader(directory: dir + "/.build-peers/record-bpf") { return found }
+    }
+    return nil
+  }
+
+  /// ``built(near:)`` for this process's executable (`/proc/self/exe`).
+  public static func builtForThisExecutable() -> RecordLoader? {
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let n = buffer.withUnsafeMutableBytes { readlink("/proc/self/exe", $0.baseAddress!, 4095) }
+    guard n > 0 else { return nil }
+    return built(near: String(decoding: buffer[..<n], as: UTF8.self))
+  }
+
+  /// The directory holding the loader.
+  public var directory: String { String(binary.dropLast("/netpoll-record-bpf".count)) }
 }
 
 /// What a recording produced.
@@ -206,7 +230,8 @@ public enum Recorder {
       _ = write(release, &go, 1)
       close(release)
     }
-    log("recording pid \(pid) (\(commandText)) into \(options.tracePath)")
+    let with = options.loader.map { "the libbpf loader in \($0.directory)" } ?? "bpftrace"
+    log("recording pid \(pid) (\(commandText)) into \(options.tracePath) with \(with)")
 
     // Record until the process exits, the duration ends or a signal comes.
     let endAt = options.duration.map { monotonicNanos() + UInt64($0 * 1e9) }

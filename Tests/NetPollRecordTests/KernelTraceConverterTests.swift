@@ -60,3 +60,20 @@ private func convert(_ lines: [String]) -> [String] {
   #expect(a.count == b.count)
   #expect(String(decoding: b, as: UTF8.self).contains(#""source":"ebpf","backend":"epoll""#))
 }
+
+@Test func `shuffled records inside the window come out in time order, ties in arrival order`() {
+  var times = (0..<500).map { 2000 + ($0 / 2) * 10 }  // pairs of equal times
+  var generator = SystemRandomNumberGenerator()
+  times.shuffle(using: &generator)
+  let c = KernelTraceConverter(startNanos: 1000, reorderWindowNanos: 1_000_000)
+  for (n, t) in times.enumerated() { c.consume(record("X 3 \(t) \(n) 0")!) }
+  c.drain()
+  let lines = String(decoding: c.takeBytes(), as: UTF8.self).split(separator: "\n")
+  let stamps = lines.map { line in Int(line.split(separator: ",")[1].dropFirst(5))! }
+  let fds = lines.map { line in Int(line.split(separator: "\"fd\":")[1].prefix { $0.isNumber })! }
+  #expect(stamps == times.sorted().map { $0 - 1000 })
+  for k in stride(from: 0, to: fds.count, by: 2) {
+    #expect(times.firstIndex(of: stamps[k] + 1000)! == fds[k])
+  }
+  #expect(c.lateRecords == 0)
+}

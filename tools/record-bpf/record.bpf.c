@@ -31,16 +31,21 @@ struct {
   __uint(max_entries, 64 << 20);
 } events SEC(".maps");
 
+/* A thread's call between its enter and exit probes: task-local storage, found from the task
+ * without a hash (a hash keyed by tid cost two lookups per call). */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u32);
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
   __type(value, struct inflight);
 } calls SEC(".maps");
 
+/* Which fds are sockets: indexed by fd (an array lookup is inlined; fds from 65,536 up are not
+ * tracked, so their reads and writes are not recorded). */
+#define MAX_SOCKET_FD 65536
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, MAX_SOCKET_FD);
   __type(key, __u32);
   __type(value, __u8);
 } sockets SEC(".maps");
@@ -87,14 +92,20 @@ static __always_inline struct rec *reserve(__u8 code, __u8 n) {
 }
 #define SUBMIT(r) bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP)
 
+/* A thread's in-flight call is written in place: only a thread's first call inserts (a hash update
+ * takes a fresh element and swaps it in, under the bucket lock, on every call). */
 static __always_inline void enter(__u32 nr, __u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4, __u64 a5) {
-  struct inflight f = { .ts = bpf_ktime_get_ns(), .a = { a0, a1, a2, a3, a4, a5 }, .nr = nr };
-  __u32 t = tid();
-  bpf_map_update_elem(&calls, &t, &f, BPF_ANY);
+  struct inflight *p = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
+                                            BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (!p) return;
+  p->ts = bpf_ktime_get_ns(); p->a[0] = a0; p->a[1] = a1; p->a[2] = a2; p->a[3] = a3; p->a[4] = a4;
+  p->a[5] = a5; p->nr = nr;
 }
+/* The exit probes fire for every process's calls (read and write above all): the tgid test comes
+ * before any map lookup. */
 static __always_inline struct inflight *leave(__u32 nr) {
-  __u32 t = tid();
-  struct inflight *f = bpf_map_lookup_elem(&calls, &t);
+  if (!mine()) return 0;
+  struct inflight *f = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0, 0);
   if (!f || f->nr != nr) return 0;
   f->nr = 0; /* consumed; the entry is reused by the thread's next call (no delete) */
   return f;
@@ -191,7 +202,8 @@ SEC("tracepoint/syscalls/sys_exit_epoll_pwait2") int epw2x(struct sys_exit *c) {
 /* reads and writes */
 static __always_inline int is_socket(__u64 fd) {
   __u32 k = (__u32)fd;
-  return bpf_map_lookup_elem(&sockets, &k) != 0;
+  __u8 *v = bpf_map_lookup_elem(&sockets, &k);
+  return v && *v;
 }
 static __always_inline int io_exit(struct sys_exit *c, __u32 nr, char code, __u64 call) {
   struct inflight *f = leave(nr);
@@ -234,8 +246,9 @@ SEC("tracepoint/syscalls/sys_exit_writev") int wvx(struct sys_exit *c) { return 
 /* sockets and close */
 static __always_inline void add_socket(__s64 fd) {
   if (fd < 0) return;
-  __u32 k = (__u32)fd; __u8 one = 1;
-  bpf_map_update_elem(&sockets, &k, &one, BPF_ANY);
+  __u32 k = (__u32)fd;
+  __u8 *v = bpf_map_lookup_elem(&sockets, &k);
+  if (v) *v = 1;
 }
 SEC("tracepoint/syscalls/sys_enter_accept4")
 int ac4(struct sys_enter *c) { if (mine()) enter(C_ACCEPT, c->args[0], 0, 0, 0, 0, 0); return 0; }
@@ -257,7 +270,8 @@ SEC("tracepoint/syscalls/sys_enter_close")
 int cl(struct sys_enter *c) {
   if (!mine()) return 0;
   __u32 k = (__u32)c->args[0];
-  bpf_map_delete_elem(&sockets, &k);
+  __u8 *v = bpf_map_lookup_elem(&sockets, &k);
+  if (v) *v = 0;
   enter(C_CLOSE, c->args[0], 0, 0, 0, 0, 0);
   return 0;
 }

@@ -9,7 +9,9 @@ struct Record: ParsableCommand {
     discussion: """
       netpoll record --pid PID --trace PATH [--duration S]
       netpoll record --trace PATH [--duration S] -- CMD ARGS...
-      Needs root and bpftrace (apt-get install -y bpftrace). Every thread of the process is \
+      Needs root, and the libbpf loader (built by tools/record-bpf/build into .build-peers/record-bpf \
+      of this checkout, used when found: cheaper) or bpftrace (apt-get install -y bpftrace; \
+      --bpftrace to use it even when the loader is built). Every thread of the process is \
       traced, including threads created later. Stops when the process exits, after --duration, \
       or on SIGINT/SIGTERM (with a command, the signal is passed to it and recording goes on \
       until it exits). Events the kernel could not hand over are counted in trace_end.dropped. \
@@ -34,12 +36,16 @@ struct Record: ParsableCommand {
       valueName: "dir"))
   var loader: String?
 
+  @Flag(help: "Record with bpftrace even when the libbpf loader is built.")
+  var bpftrace = false
+
   @Argument(parsing: .postTerminator, help: "The command to start and record (after --).")
   var command: [String] = []
 
   func validate() throws {
     if pid == nil && command.isEmpty { throw ValidationError("give --pid PID or -- CMD ARGS...") }
     if pid != nil && !command.isEmpty { throw ValidationError("--pid and a command exclude each other") }
+    if bpftrace && loader != nil { throw ValidationError("--bpftrace and --loader exclude each other") }
     if let duration, !(duration > 0 && duration.isFinite) {
       throw ValidationError("--duration must be a positive number of seconds")
     }
@@ -56,6 +62,8 @@ struct Record: ParsableCommand {
         throw ExitCode(2)
       }
       options.loader = found
+    } else if !bpftrace {
+      options.loader = RecordLoader.builtForThisExecutable()
     }
     do {
       let bpftrace = try Recorder.preflight(options)
