@@ -551,18 +551,25 @@ def print_echo_table(echo, baseline="netpoll-epoll"):
     print(f"{'cell':<14} {'server':<24} {'req/s':>10} {'vs epoll':>8} {'p50 us':>8} {'p99 us':>8} "
           f"{'p99.9 us':>9} {'CPU us/req':>10} {'epoll CPU/this':>14}")
     for cell, servers in echo.items():
-        base = servers.get(baseline, {}).get("requests_per_second")
-        base_cpu = servers.get(baseline, {}).get("cpu_us_per_request")
-        for name, s in servers.items():
-            if "error" in s:
-                print(f"{cell:<14} {name:<24} {'skipped: ' + s['error'][:60]}")
-                continue
-            print(f"{cell:<14} {name:<24} {fmt(s['requests_per_second']):>10} "
-                  f"{fmt(ratio(s['requests_per_second'], base), 3):>8} {fmt(s['p50_us'], 1):>8} "
-                  f"{fmt(s['p99_us'], 1):>8} {fmt(s['p999_us'], 1):>9} "
-                  f"{fmt(s['cpu_us_per_request'], 2):>10} "
-                  f"{fmt(ratio(base_cpu, s['cpu_us_per_request']), 3):>14}"
-                  f"{'  ' + str(s['errors']) + ' errors' if s.get('errors') else ''}")
+        for_each_server(cell, servers, baseline, lambda name, s, vs_epoll, cpu_ratio: (
+            f"{fmt(s['requests_per_second']):>10} {vs_epoll:>8} {fmt(s['p50_us'], 1):>8} "
+            f"{fmt(s['p99_us'], 1):>8} {fmt(s['p999_us'], 1):>9} "
+            f"{fmt(s['cpu_us_per_request'], 2):>10} {cpu_ratio:>14}"))
+
+
+def for_each_server(cell, servers, baseline, columns):
+    """Prints one row per server of `cell`: `columns(name, s, vs_epoll, cpu_ratio)` gives what follows
+    the cell and server names (the two ratios to `baseline` come formatted)."""
+    base = servers.get(baseline, {}).get("requests_per_second")
+    base_cpu = servers.get(baseline, {}).get("cpu_us_per_request")
+    for name, s in servers.items():
+        if "error" in s:
+            print(f"{cell:<14} {name:<24} {'skipped: ' + s['error'][:60]}")
+            continue
+        vs_epoll = fmt(ratio(s["requests_per_second"], base), 3)
+        cpu_ratio = fmt(ratio(base_cpu, s["cpu_us_per_request"]), 3)
+        print(f"{cell:<14} {name:<24} {columns(name, s, vs_epoll, cpu_ratio)}"
+              f"{'  ' + str(s['errors']) + ' errors' if s.get('errors') else ''}")
 
 
 def goals(report):
@@ -653,19 +660,14 @@ def print_two_cores_table(two_cores, echo, baseline="netpoll-epoll"):
     print(f"{'cell':<14} {'server':<24} {'req/s':>10} {'vs epoll':>8} {'vs 1 core':>9} "
           f"{'p50 us':>8} {'p99 us':>8} {'CPU us/req':>10} {'epoll CPU/this':>14}")
     for cell, servers in two_cores.items():
-        base = servers.get(baseline, {}).get("requests_per_second")
-        base_cpu = servers.get(baseline, {}).get("cpu_us_per_request")
-        for name, s in servers.items():
-            if "error" in s:
-                print(f"{cell:<14} {name:<24} {'skipped: ' + s['error'][:60]}")
-                continue
-            one = echo.get(cell, {}).get(name, {}).get("requests_per_second")
-            print(f"{cell:<14} {name:<24} {fmt(s['requests_per_second']):>10} "
-                  f"{fmt(ratio(s['requests_per_second'], base), 3):>8} "
-                  f"{fmt(ratio(s['requests_per_second'], one), 3):>9} {fmt(s['p50_us'], 1):>8} "
-                  f"{fmt(s['p99_us'], 1):>8} {fmt(s['cpu_us_per_request'], 2):>10} "
-                  f"{fmt(ratio(base_cpu, s['cpu_us_per_request']), 3):>14}"
-                  f"{'  ' + str(s['errors']) + ' errors' if s.get('errors') else ''}")
+        one_core = echo.get(cell, {})
+
+        def columns(name, s, vs_epoll, cpu_ratio):
+            one = one_core.get(name, {}).get("requests_per_second")
+            return (f"{fmt(s['requests_per_second']):>10} {vs_epoll:>8} "
+                    f"{fmt(ratio(s['requests_per_second'], one), 3):>9} {fmt(s['p50_us'], 1):>8} "
+                    f"{fmt(s['p99_us'], 1):>8} {fmt(s['cpu_us_per_request'], 2):>10} {cpu_ratio:>14}")
+        for_each_server(cell, servers, baseline, columns)
 
 
 def print_report(report):
