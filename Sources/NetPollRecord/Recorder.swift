@@ -33,6 +33,8 @@ public struct RecordOptions: Sendable {
 /// The libbpf recorder built by `tools/record-bpf/build`: the same events as the bpftrace program,
 /// through a ring buffer that is polled instead of waking the reader per event.
 public struct RecordLoader: Sendable {
+  /// The directory holding the loader.
+  public var directory: String
   /// `netpoll-record-bpf`.
   public var binary: String
   /// `record.bpf.o`.
@@ -40,6 +42,7 @@ public struct RecordLoader: Sendable {
 
   /// The loader and object in `directory`, or nil if either is missing.
   public init?(directory: String) {
+    self.directory = directory
     binary = directory + "/netpoll-record-bpf"
     object = directory + "/record.bpf.o"
     guard access(binary, X_OK) == 0, access(object, R_OK) == 0 else { return nil }
@@ -65,9 +68,6 @@ public struct RecordLoader: Sendable {
     guard n > 0 else { return nil }
     return built(near: String(decoding: buffer[..<n], as: UTF8.self))
   }
-
-  /// The directory holding the loader.
-  public var directory: String { String(binary.dropLast("/netpoll-record-bpf".count)) }
 }
 
 /// What a recording produced.

@@ -117,6 +117,26 @@ struct SyntheticTrace: Sendable {
     )
     var userData: UInt64 = 1
     var tag = 0
+    let socketEvents = #""EPOLLIN","EPOLLOUT","EPOLLRDHUP","EPOLLET""#
+    // An epoll_ctl on the one epoll fd (3).
+    func epollCtl(_ tid: Int, _ op: String, fd: Int, events: String, tag: Int) {
+      line(
+        tid, "epoll_ctl",
+        "\"epfd\":3,\"op\":\"\(op)\",\"fd\":\(fd),\"events\":[\(events)],\"tag\":\(tag),\"ret\":0")
+    }
+    // Registers `fd` under the next tag and returns it.
+    func register(_ tid: Int, fd: Int, events: String) -> Int {
+      defer { tag += 1 }
+      epollCtl(tid, "ADD", fd: fd, events: events, tag: tag)
+      return tag
+    }
+    // An epoll_wait that waited `waited` ns and reported `fd` readable.
+    func epollWait(waited: Int, fd: Int, fdTag: Int) {
+      line(
+        loop, "epoll_wait",
+        "\"epfd\":3,\"maxevents\":128,\"timeout_ms\":-1,\"ret\":1,\"dur_ns\":\(waited),\"ready\":[{\"fd\":\(fd),\"tag\":\(fdTag),\"events\":[\"EPOLLIN\"]}]"
+      )
+    }
     if uring {
       line(
         loop, "uring_setup",
@@ -126,25 +146,12 @@ struct SyntheticTrace: Sendable {
       line(loop, "epoll_create", "\"epfd\":3,\"flags\":[\"EPOLL_CLOEXEC\"],\"ret\":3")
     }
     line(loop, "eventfd", "\"fd\":4,\"ret\":4")
-    if !uring {
-      line(
-        loop, "epoll_ctl",
-        "\"epfd\":3,\"op\":\"ADD\",\"fd\":4,\"events\":[\"EPOLLIN\",\"EPOLLET\"],\"tag\":\(tag),\"ret\":0")
-      tag += 1
-    }
+    if !uring { _ = register(loop, fd: 4, events: #""EPOLLIN","EPOLLET""#) }
     line(worker, "socket", "\"fd\":5,\"domain\":\"AF_INET\",\"ret\":5")
     line(worker, "setsockopt", "\"fd\":5,\"opt\":\"SO_REUSEADDR\",\"ret\":0")
     line(worker, "bind", "\"fd\":5,\"addr\":\"127.0.0.1:8080\",\"ret\":0")
     line(worker, "listen", "\"fd\":5,\"backlog\":128,\"ret\":0")
-    var listenerTag = 0
-    if !uring {
-      listenerTag = tag
-      line(
-        worker, "epoll_ctl",
-        "\"epfd\":3,\"op\":\"ADD\",\"fd\":5,\"events\":[\"EPOLLIN\",\"EPOLLOUT\",\"EPOLLRDHUP\",\"EPOLLET\"],\"tag\":\(tag),\"ret\":0"
-      )
-      tag += 1
-    }
+    let listenerTag = uring ? 0 : register(worker, fd: 5, events: socketEvents)
 
     // Parks `task` on `fd` for reading until the poller reports it ready.
     func parkUntilReadable(task: Int, fd: Int, fdTag: Int) {
@@ -159,11 +166,7 @@ struct SyntheticTrace: Sendable {
         line(loop, "uring_cqe", "\"user_data\":\(userData),\"res\":1,\"flags\":[],\"fd\":\(fd)")
         userData += 1
       } else {
-        let waited = advance(20_000)
-        line(
-          loop, "epoll_wait",
-          "\"epfd\":3,\"maxevents\":128,\"timeout_ms\":-1,\"ret\":1,\"dur_ns\":\(waited),\"ready\":[{\"fd\":\(fd),\"tag\":\(fdTag),\"events\":[\"EPOLLIN\"]}]"
-        )
+        epollWait(waited: advance(20_000), fd: fd, fdTag: fdTag)
       }
       line(loop, "wake", "\"task\":\(task),\"fd\":\(fd),\"mode\":\"r\",\"reason\":\"ready\"")
     }
@@ -175,22 +178,10 @@ struct SyntheticTrace: Sendable {
       line(worker, "accept", "\"fd\":5,\"ret\":-1,\"errno\":\"EAGAIN\"")
       parkUntilReadable(task: 1, fd: 5, fdTag: listenerTag)
       line(worker, "accept", "\"fd\":5,\"ret\":\(fd)")
-      var fdTag = 0
-      if !uring {
-        fdTag = tag
-        line(
-          worker, "epoll_ctl",
-          "\"epfd\":3,\"op\":\"ADD\",\"fd\":\(fd),\"events\":[\"EPOLLIN\",\"EPOLLOUT\",\"EPOLLRDHUP\",\"EPOLLET\"],\"tag\":\(fdTag),\"ret\":0"
-        )
-        tag += 1
-      }
+      let fdTag = uring ? 0 : register(worker, fd: fd, events: socketEvents)
       for request in 0..<requestsPerConnection {
         if request % 3 == 2 && !uring {
-          let waited = advance(5_000)
-          line(
-            loop, "epoll_wait",
-            "\"epfd\":3,\"maxevents\":128,\"timeout_ms\":-1,\"ret\":1,\"dur_ns\":\(waited),\"ready\":[{\"fd\":\(fd),\"tag\":\(fdTag),\"events\":[\"EPOLLIN\"]}]"
-          )
+          epollWait(waited: advance(5_000), fd: fd, fdTag: fdTag)
         } else {
           line(worker, "read", "\"fd\":\(fd),\"len\":4096,\"ret\":-1,\"errno\":\"EAGAIN\"")
           parkUntilReadable(task: task, fd: fd, fdTag: fdTag)
@@ -199,11 +190,7 @@ struct SyntheticTrace: Sendable {
         line(worker, "write", "\"fd\":\(fd),\"len\":\(n),\"ret\":\(n)")
       }
       line(worker, "read", "\"fd\":\(fd),\"len\":4096,\"ret\":0")
-      if !uring {
-        line(
-          worker, "epoll_ctl",
-          "\"epfd\":3,\"op\":\"DEL\",\"fd\":\(fd),\"events\":[],\"tag\":\(fdTag),\"ret\":0")
-      }
+      if !uring { epollCtl(worker, "DEL", fd: fd, events: "", tag: fdTag) }
       line(worker, "close", "\"fd\":\(fd),\"ret\":0")
     }
     line(loop, "trace_end", "\"lines\":\(seq + 1),\"dropped\":0")
