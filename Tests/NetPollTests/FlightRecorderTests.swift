@@ -116,7 +116,8 @@ import Testing
       if ev == "wake", let p = parks[key] { slowest = max(slowest, ts - p) }
     }
     #expect(slowest >= 30_000_000, "slowest park→wake in the dump: \(slowest) ns")
-    #expect(try TraceReplay.run(path: path).summary.violations == 0)
+    let report = try TraceReplay.run(path: path)
+    #expect(report.summary.violations == 0, "\(report.violations.prefix(5))")
   }
 
   @Test("a dump never overwrites a file and never follows a symlink: it takes the next number")
