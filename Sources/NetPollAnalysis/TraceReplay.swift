@@ -157,7 +157,9 @@ public struct TraceReplay {
     let openEndReason: String? =
       summary.truncated
       ? " (truncated trace)" : header.window != nil ? " (the window ends before it)" : nil
-    settleBadReadiness(epfd: nil)
+    // The stale drop that answers a report may be recorded just after the trace's last line: a
+    // window ends wherever its dump was taken. Causal order broken is a violation wherever it ends.
+    settleBadReadiness(epfd: nil, openEnd: openEndReason)
     settleOrphans()
     var check = sequence
     check.finish { line, kind, message in violation(line, kind, message) }
@@ -477,7 +479,7 @@ public struct TraceReplay {
     badReadiness.append(bad)
   }
 
-  private mutating func settleBadReadiness(epfd: Int?) {
+  private mutating func settleBadReadiness(epfd: Int?, openEnd: String? = nil) {
     guard !badReadiness.isEmpty else { return }
     var kept: [BadReadiness] = []
     for bad in badReadiness {
@@ -486,7 +488,9 @@ public struct TraceReplay {
         if let later = bad.registeredLater {
           message += "; its registration comes later, at line \(later) (causal order broken)"
         }
-        if hasRuntimeEvents || bad.registeredLater != nil {
+        if let why = openEnd, bad.registeredLater == nil {
+          note(bad.line, message + ", and the trace ends before a stale drop could follow" + why)
+        } else if hasRuntimeEvents || bad.registeredLater != nil {
           violation(bad.line, bad.kind, message + ", and no stale drop followed")
         } else {
           // An "ebpf" trace has no stale events to show the runtime dropped it.
