@@ -3,7 +3,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static __thread int32_t cached_tid;
+static NETPOLL_TLS int32_t cached_tid;
 
 int32_t netpoll_cached_tid(void) {
   if (cached_tid == 0) cached_tid = (int32_t)syscall(SYS_gettid);
@@ -76,8 +76,8 @@ void netpoll_tsan_acquire(void *addr) { (void)addr; }
 
 #include <linux/futex.h>
 
-__thread uint64_t netpoll_trace_tls_owner;
-__thread void *netpoll_trace_tls_buffer;
+NETPOLL_TLS uint64_t netpoll_trace_tls_owner;
+NETPOLL_TLS void *netpoll_trace_tls_buffer;
 
 void netpoll_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
   struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
@@ -109,4 +109,22 @@ void netpoll_install_dump_signal(void) {
 
 int netpoll_take_dump_signal(void) {
   return __atomic_exchange_n(&dump_requested, 0, __ATOMIC_SEQ_CST) ? 1 : 0;
+}
+
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+#include <string.h>
+
+void netpoll_copy_streaming(void *dst, const void *src, size_t bytes) {
+#if defined(__x86_64__)
+  if (((uintptr_t)dst & 15) == 0 && (bytes & 15) == 0) {
+    __m128i *d = (__m128i *)dst;
+    const __m128i *s = (const __m128i *)src;
+    for (size_t i = 0; i < bytes / 16; i++) _mm_stream_si128(d + i, _mm_loadu_si128(s + i));
+    _mm_sfence();
+    return;
+  }
+#endif
+  memcpy(dst, src, bytes);
 }

@@ -65,7 +65,7 @@ extension NetPollRuntime {
       let (s, atto) = d.components
       return max(0, s.multipliedReportingOverflow(by: 1_000_000_000).partialValue + atto / 1_000_000_000)
     }
-    sys.recorder?.record(
+    sys.record(
       TraceRecord(.deadline, a: Int64(pd.fd.load(ordering: .relaxed)), b: mode.trace.rawValue, c: ns ?? -1))
     // The expired flag changes under the same lock as the deadline, so a timer firing for the
     // old deadline cannot expire the new one (Go holds pd.lock for both).

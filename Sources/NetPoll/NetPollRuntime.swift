@@ -156,7 +156,7 @@ public final class NetPollRuntime: Sendable {
 
   private func recordStale(_ ev: PollEvent, current: Int64) {
     let mode: TraceMode = ev.readable && ev.writable ? .readWrite : ev.readable ? .read : .write
-    sys.recorder?.record(
+    sys.record(
       TraceRecord(.stale, a: Int64(ev.token.fd), b: Int64(ev.token.tag), c: current, d: mode.rawValue))
   }
 
@@ -179,7 +179,7 @@ public final class NetPollRuntime: Sendable {
 
   /// Records the wake and resumes the waiter; the caller took it out of its semaphore.
   func wake(_ w: Waiter, _ pd: PollDescriptor, _ mode: IOMode, _ reason: TraceWakeReason) {
-    sys.recorder?.record(
+    sys.record(
       TraceRecord(
         .wake, a: w.task, b: Int64(pd.fd.load(ordering: .relaxed)), c: mode.trace.rawValue,
         d: reason.rawValue))

@@ -48,7 +48,7 @@ extension NetPollRuntime {
     _ pd: PollDescriptor, _ mode: IOMode, _ waiter: Waiter, published: () -> Void = {},
     refused: () -> Void = {}
   ) async -> TraceWakeReason {
-    sys.recorder?.record(
+    sys.record(
       TraceRecord(.park, a: waiter.task, b: Int64(pd.fd.load(ordering: .relaxed)), c: mode.trace.rawValue))
     return await withTaskCancellationHandler {
       await withUnsafeContinuation { continuation in

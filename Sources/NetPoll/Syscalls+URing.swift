@@ -15,7 +15,7 @@ extension Syscalls {
   func uringSetup(entries: UInt32, params: inout io_uring_params) throws(Errno) -> Int32 {
     let requestedFlags = params.flags
     let fd = netpoll_uring_setup(entries, &params)
-    recorder?.record(
+    record(
       TraceRecord(
         .uringSetup, ret: Int64(fd), errno: fd < 0 ? -fd : 0, a: Int64(fd),
         b: Int64(fd < 0 ? entries : params.sq_entries),
@@ -36,7 +36,7 @@ extension Syscalls {
   {
     let start = recorder == nil ? 0 : netpoll_monotonic_ns()
     let r = netpoll_uring_enter(ringFD, toSubmit, minComplete, flags, timeoutNs)
-    if let recorder {
+    withRecorder { recorder in
       let dur = Int64(netpoll_monotonic_ns() &- start)
       // The contract writes a failed call as ret -1 with the errno's name, as for every other
       // system call (docs/trace-format.md); the wrapper hands back -errno.
@@ -52,7 +52,7 @@ extension Syscalls {
   /// Records one prepared SQE (`uring_sqe`).
   @inline(__always)
   func recordSQE(op: UInt8, fd: Int32, userData: UInt64, flags: UInt8) {
-    recorder?.record(
+    record(
       TraceRecord(
         .uringSQE, a: Int64(op), b: Int64(fd), c: Int64(bitPattern: userData), d: Int64(flags)))
   }
@@ -60,7 +60,7 @@ extension Syscalls {
   /// Records one reaped CQE (`uring_cqe`), with the fd the operation was for (-1: none).
   @inline(__always)
   func recordCQE(_ cqe: io_uring_cqe, fd: Int32) {
-    recorder?.record(
+    record(
       TraceRecord(
         .uringCQE, ret: Int64(cqe.res), a: Int64(bitPattern: cqe.user_data), b: Int64(fd),
         c: Int64(cqe.flags)))
@@ -69,6 +69,6 @@ extension Syscalls {
   /// Records completions the kernel dropped (`dropped`) or is holding back for a full CQ
   /// (`backlog`), as `uring_overflow`.
   func recordOverflow(dropped: UInt32, backlog: Bool) {
-    recorder?.record(TraceRecord(.uringOverflow, a: Int64(dropped), b: backlog ? 1 : 0))
+    record(TraceRecord(.uringOverflow, a: Int64(dropped), b: backlog ? 1 : 0))
   }
 }

@@ -15,8 +15,26 @@ import NetPollTrace
 public struct Syscalls: Sendable {
   /// Where calls are recorded; nil when tracing is off.
   public let recorder: TraceRecorder?
+  /// The same recorder, reached without a retain/release pair: `recorder` keeps it alive as long
+  /// as this value. The pair, on every event, was about 2% of a traced echo request's CPU.
+  private let unretained: Unmanaged<TraceRecorder>?
 
-  public init(recorder: TraceRecorder?) { self.recorder = recorder }
+  public init(recorder: TraceRecorder?) {
+    self.recorder = recorder
+    unretained = recorder.map { Unmanaged.passUnretained($0) }
+  }
+
+  /// Runs `body` with the recorder when tracing is on (nil when it is off).
+  @inline(__always)
+  func withRecorder<R>(_ body: (TraceRecorder) -> R) -> R? {
+    unretained?._withUnsafeGuaranteedRef(body)
+  }
+
+  /// Records `event` when tracing is on; `event` is not built when it is off.
+  @inline(__always)
+  func record(_ event: @autoclosure () -> TraceRecord) {
+    unretained?._withUnsafeGuaranteedRef { $0.record(event()) }
+  }
 
   /// Runs `call` (which returns -1 and sets errno on failure), records it, and retries on EINTR
   /// when asked.
@@ -32,10 +50,10 @@ public struct Syscalls: Sendable {
     b: Int64 = 0, c: Int64 = 0, d: Int64 = 0, e: Int64 = 0, _ call: () -> Int
   ) throws(Errno) -> Int {
     while true {
-      let stamp = stampBefore ? recorder?.stamp() : nil
+      let stamp = stampBefore ? withRecorder { $0.stamp() } : nil
       let result = call()
       let err: Int32 = result < 0 ? Glibc.errno : 0
-      if let recorder {
+      withRecorder { recorder in
         let r = TraceRecord(kind, ret: Int64(result), errno: err, a: a, b: b, c: c, d: d, e: e)
         if let stamp { recorder.record(r, at: stamp) } else { recorder.record(r) }
       }
@@ -84,7 +102,7 @@ public struct Syscalls: Sendable {
     let start = recorder == nil ? 0 : netpoll_monotonic_ns()
     let n = Int(epoll_wait(epfd, events.baseAddress, Int32(events.count), timeoutMs))
     let err: Int32 = n < 0 ? Glibc.errno : 0
-    if let recorder {
+    withRecorder { recorder in
       let dur = Int64(netpoll_monotonic_ns() &- start)
       let header = TraceRecord(
         .epollWait, ret: Int64(n), errno: err, a: Int64(epfd), b: Int64(events.count),
@@ -142,7 +160,7 @@ public struct Syscalls: Sendable {
     var len = socklen_t(MemoryLayout<Int32>.size)
     let r = Int(Glibc.getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len))
     let err: Int32 = r < 0 ? Glibc.errno : 0
-    recorder?.record(
+    record(
       TraceRecord(
         .getsockopt, ret: Int64(r), errno: err, a: Int64(fd),
         b: TraceSocketOption.error.rawValue, c: Int64(value)))
@@ -175,7 +193,7 @@ public struct Syscalls: Sendable {
     let err: Int32 = r < 0 ? Glibc.errno : 0
     let address = SocketAddress(storage: storage, length: len)
     let (b, c, d) = address.tracePacked
-    recorder?.record(TraceRecord(.getsockname, ret: Int64(r), errno: err, a: Int64(fd), b: b, c: c, d: d))
+    record(TraceRecord(.getsockname, ret: Int64(r), errno: err, a: Int64(fd), b: b, c: c, d: d))
     if r < 0 { throw Errno(err) }
     return address
   }
@@ -218,7 +236,7 @@ public struct Syscalls: Sendable {
       var entry = pollfd(fd: fd, events: events, revents: 0)
       let r = Int(Glibc.poll(&entry, 1, 0))
       let err: Int32 = r < 0 ? Glibc.errno : 0
-      recorder?.record(
+      record(
         TraceRecord(
           .poll, ret: Int64(r), errno: err, a: Int64(fd), b: Int64(UInt16(bitPattern: events)),
           c: Int64(UInt16(bitPattern: entry.revents))))

@@ -124,7 +124,7 @@ struct URingCompletion: SocketIO {
   /// already on its way) for its final CQE.
   private func reclaim(_ op: CompletionOp, runtime: NetPollRuntime) async {
     let waiter = Waiter(task: op.waiter.task)
-    runtime.sys.recorder?.record(
+    runtime.sys.record(
       TraceRecord(.park, a: waiter.task, b: Int64(op.fd), c: op.mode.trace.rawValue))
     let poller = self.poller
     _ = await withUnsafeContinuation { continuation in
@@ -199,7 +199,7 @@ final class CompletionOp: @unchecked Sendable {  // fields: under the SQ lock, t
 
   /// Logs the `wake` and resumes the parked task (exactly once, by whoever owns the waiter).
   func resume(_ reason: TraceWakeReason, sys: Syscalls) {
-    sys.recorder?.record(
+    sys.record(
       TraceRecord(
         .wake, a: waiter.task, b: Int64(pd.fd.load(ordering: .relaxed)), c: mode.trace.rawValue,
         d: reason.rawValue))

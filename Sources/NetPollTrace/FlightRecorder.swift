@@ -9,9 +9,9 @@ import Synchronization
 /// when asked (after Go 1.25's `runtime/trace.FlightRecorder`).
 ///
 /// A background thread takes events out of the recorder's rings as a ``TraceWriter`` would, but
-/// instead of encoding them it copies the binary records into a ring of `bytes` bytes; the
-/// oldest events fall out of it into a ``WindowState``, so the state at the window's start is
-/// always known. A dump (``requestDump(trigger:)``, `SIGUSR1` through ``installDumpSignal()``,
+/// instead of encoding them it copies the binary records into a block of `bytes` bytes, keeping
+/// the runtime's state (``WindowState``) at the start of each eighth of it, so the state at the
+/// window's start is always known. The window is the newest 7/8 to 8/8 of the block. A dump (``requestDump(trigger:)``, `SIGUSR1` through ``installDumpSignal()``,
 /// or a park→wake slower than `wakeLatencyTrigger`) writes a complete trace to a new file:
 /// `trace_start` with the window's fields, one snapshot line per registered fd, parked task and
 /// operation in flight, the window's events, `trace_end` (docs/trace-format.md,
@@ -41,6 +41,7 @@ public final class FlightRecorder: Sendable {
   private let pendingTrigger = Mutex<String?>(nil)
   private let thread = Mutex<OSThread?>(nil)
   private let written = Mutex<[String]>([])
+  private let recordCount = Atomic<Int>(0)
 
   /// Starts keeping the last `bytes` bytes of events (at least 1,024 events' worth).
   ///
@@ -74,6 +75,9 @@ public final class FlightRecorder: Sendable {
   /// The dumps written so far.
   public var dumps: [String] { written.withLock { $0 } }
 
+  /// Records (events and ready items) taken into memory so far.
+  public var recordsTaken: Int { recordCount.load(ordering: .relaxed) }
+
   /// Stops keeping events (no final dump) and joins the thread.
   public func finish() {
     let t = thread.withLock { t -> OSThread? in
@@ -88,25 +92,20 @@ public final class FlightRecorder: Sendable {
   }
 
   private func run() {
-    var ring = EventRing(capacity: capacity, tracksCurrent: wakeLatencyTrigger != nil)
+    var ring = EventRing(capacity: capacity)
     var lastLatencyDump: UInt64 = 0
     while !stopping.load(ordering: .acquiring) {
       var trigger: String? = nil
       let taken = recorder.merger.withLock { m -> Int in
         m.drain(from: recorder, final: false) { batch in
-          var i = 0
-          while i < batch.count {
-            let r = batch[i]
-            let items = r.kind == .epollWait ? Int(r.e) : 0
-            if let limit = wakeLatencyTrigger, trigger == nil, r.kind == .wake,
-              let latency = ring.current?.wakeLatency(r), latency > limit,
+          recordCount.add(batch.count, ordering: .relaxed)
+          ring.append(batch) { r, state in
+            guard let limit = wakeLatencyTrigger, trigger == nil, r.kind == .wake,
+              let latency = state.wakeLatency(r), latency > limit,
               r.ts &- lastLatencyDump > 1_000_000_000 || lastLatencyDump == 0
-            {
-              trigger = "wake_latency task \(r.a) fd \(r.b) \(r.c == 2 ? "w" : "r") \(latency) ns"
-              lastLatencyDump = r.ts
-            }
-            ring.append(UnsafeBufferPointer(rebasing: batch[i..<(i + 1 + items)]))
-            i += 1 + items
+            else { return }
+            trigger = "wake_latency task \(r.a) fd \(r.b) \(r.c == 2 ? "w" : "r") \(latency) ns"
+            lastLatencyDump = r.ts
           }
         }
       }
@@ -123,7 +122,7 @@ public final class FlightRecorder: Sendable {
   }
 
   /// Writes the window to a new file; failures are said once on stderr and change nothing else.
-  private func dump(_ ring: EventRing, trigger: String) {
+  private func dump(_ ring: borrowing EventRing, trigger: String) {
     guard written.withLock({ $0.count }) < maxDumps else { return }
     let (path, fd) = openDumpFile()
     guard fd >= 0 else {
@@ -140,7 +139,7 @@ public final class FlightRecorder: Sendable {
       &enc, backend: header.backend, command: header.command, backendNote: header.backendNote,
       window: TraceWindow(seq: windowSeq, ts: windowTS, trigger: trigger))
     var lines: UInt64 = 1
-    for s in ring.start.snapshot(ts: windowTS, tid: netpoll_cached_tid()) {
+    for s in ring.startState.snapshot(ts: windowTS, tid: netpoll_cached_tid()) {
       enc.encode(s, ready: EmptyCollection())
       lines += 1
     }
@@ -191,56 +190,112 @@ public final class FlightRecorder: Sendable {
   }
 }
 
-/// The flight recorder's memory: the newest events as binary records, oldest first, with the
-/// state the evicted ones left behind (`start`) and, when a latency trigger needs park times,
-/// the state all of them lead to (`current`; nil otherwise: its dictionary updates cost about
-/// as much as the rest of the flight recorder's work per event).
-private struct EventRing {
-  private var slots: [TraceRecord]
-  private var head = 0
-  private var count = 0
-  var start = WindowState()
-  var current: WindowState?
+/// The flight recorder's memory: the newest events as binary records in one fixed block, and
+/// the runtime's state at the start of each of its segments.
+///
+/// The block is split into `segments` equal parts. Before the first event that starts in a part,
+/// the state all earlier events led to is kept as that part's checkpoint. Records are copied in
+/// with non-temporal stores and never read again until a dump, which starts at the oldest part
+/// still whole and writes that part's checkpoint as the snapshot. So the window holds between
+/// (segments - 1)/segments of the block and all of it, and no evicted event is ever read back
+/// (reading each one cold to fold it into the window's start state cost the server's cache).
+private struct EventRing: ~Copyable {
+  private let slots: UnsafeMutablePointer<TraceRecord>
+  private let capacity: Int
+  private let segmentSize: Int
+  /// Records appended so far (absolute positions; the slot is `position % capacity`).
+  private var written = 0
+  /// The state after every event appended (also what the latency trigger reads).
+  private(set) var current = WindowState()
+  /// Per segment (by segment number modulo the array's size): where its first event starts, and
+  /// the state before it.
+  private var checkpoints: [(first: Int, state: WindowState)?]
+  private var lastSegment = -1
 
-  init(capacity: Int, tracksCurrent: Bool) {
-    current = tracksCurrent ? WindowState() : nil
-    slots = Array(repeating: TraceRecord(.read), count: capacity)
+  static let segments = 8
+
+  /// Room for `capacity` records, rounded so the segments are equal and each holds at least 256
+  /// records (more than the largest event, an `epoll_wait` with 128 ready items).
+  init(capacity requested: Int) {
+    segmentSize = max(256, requested / Self.segments)
+    capacity = segmentSize * Self.segments
+    let raw = UnsafeMutableRawPointer.allocate(
+      byteCount: capacity * MemoryLayout<TraceRecord>.stride, alignment: 64)
+    slots = raw.bindMemory(to: TraceRecord.self, capacity: capacity)
+    slots.initialize(repeating: TraceRecord(.read), count: capacity)
+    // One more than the segments the block spans, so the oldest whole segment's checkpoint is
+    // never the one being replaced.
+    checkpoints = Array(repeating: nil, count: Self.segments + 2)
   }
 
-  /// Appends one event (header and ready items), evicting the oldest events to make room.
-  mutating func append(_ event: UnsafeBufferPointer<TraceRecord>) {
-    guard event.count <= slots.count else { return }
-    while slots.count - count < event.count { evictOldest() }
-    var k = head + count
-    if k >= slots.count { k -= slots.count }
-    for r in event {
-      slots[k] = r
-      k += 1
-      if k == slots.count { k = 0 }
+  deinit {
+    slots.deinitialize(count: capacity)
+    slots.deallocate()
+  }
+
+  /// Appends a batch of whole events (each header followed by its ready items). `willApply` sees
+  /// each event's header with the state before it (for the latency trigger).
+  mutating func append(
+    _ batch: UnsafeBufferPointer<TraceRecord>, willApply: (TraceRecord, borrowing WindowState) -> Void
+  ) {
+    guard let base = batch.baseAddress, !batch.isEmpty else { return }
+    var i = 0
+    while i < batch.count {
+      let r = batch[i]
+      let segment = (written + i) / segmentSize
+      if segment != lastSegment {
+        checkpoints[segment % checkpoints.count] = (written + i, current)
+        lastSegment = segment
+      }
+      willApply(r, current)
+      current.apply(r)
+      i += r.kind == .epollWait ? 1 + Int(r.e) : 1
     }
-    count += event.count
-    current?.apply(event[0])
+    // Only the newest `capacity` records can stay: copy those, in at most two blocks.
+    let skip = max(0, batch.count - capacity)
+    var position = written + skip
+    var from = skip
+    while from < batch.count {
+      let slot = position % capacity
+      let n = min(batch.count - from, capacity - slot)
+      netpoll_copy_streaming(slots + slot, base + from, n * MemoryLayout<TraceRecord>.stride)
+      from += n
+      position += n
+    }
+    written += batch.count
   }
 
-  private mutating func evictOldest() {
-    let r = slots[head]
-    let span = r.kind == .epollWait ? 1 + Int(r.e) : 1
-    start.apply(r)
-    head += span
-    if head >= slots.count { head -= slots.count }
-    count -= span
+  /// The oldest segment still whole: where the window starts, and the state there.
+  private var windowStart: (first: Int, state: WindowState)? {
+    let oldest = max(0, written - capacity)
+    var segment = (oldest + segmentSize - 1) / segmentSize
+    while segment <= lastSegment {
+      if let c = checkpoints[segment % checkpoints.count], c.first >= oldest, c.first / segmentSize == segment
+      {
+        return c
+      }
+      segment += 1
+    }
+    return nil
   }
 
-  var firstEvent: TraceRecord? { count > 0 ? slots[head] : nil }
+  /// The state before the window's first event (the dump's snapshot).
+  var startState: WindowState { windowStart?.state ?? current }
+
+  var firstEvent: TraceRecord? {
+    guard let first = windowStart?.first, first < written else { return nil }
+    return slots[first % capacity]
+  }
 
   func forEachEvent(_ body: (TraceRecord, ArraySlice<TraceRecord>) -> Void) {
-    var k = 0
+    guard let start = windowStart?.first else { return }
+    var k = start
     var items = ArraySlice<TraceRecord>()
-    while k < count {
-      let r = slots[(head + k) % slots.count]
+    while k < written {
+      let r = slots[k % capacity]
       let n = r.kind == .epollWait ? Int(r.e) : 0
       items.removeAll(keepingCapacity: true)
-      for j in 0..<n { items.append(slots[(head + k + 1 + j) % slots.count]) }
+      for j in 0..<n { items.append(slots[(k + 1 + j) % capacity]) }
       body(r, items)
       k += 1 + n
     }

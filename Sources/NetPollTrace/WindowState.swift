@@ -5,11 +5,11 @@
 /// the number of events, and it reads only what the runtime records (docs/trace-format.md).
 struct WindowState {
   /// fd → tag of its registration (`epoll_ctl` ADD, or an armed readiness `POLL_ADD`).
-  private(set) var registered: [Int64: Int64] = [:]
+  private(set) var registered = IntKeyedTable<Int64>()
   /// task → (fd, mode, park ts).
-  private(set) var parked: [Int64: (fd: Int64, mode: Int64, ts: UInt64)] = [:]
+  private(set) var parked = IntKeyedTable<(fd: Int64, mode: Int64, ts: UInt64)>()
   /// Completion-mode operations in flight: user_data → (opcode, fd).
-  private(set) var operations: [Int64: (op: Int64, fd: Int64)] = [:]
+  private(set) var operations = IntKeyedTable<(op: Int64, fd: Int64)>()
 
   static let epollCtlAdd: Int64 = 1
   static let epollCtlDel: Int64 = 2
@@ -58,13 +58,13 @@ struct WindowState {
   /// The snapshot records describing this state (`seq` 0, `ts` given), in a stable order.
   func snapshot(ts: UInt64, tid: Int32) -> [TraceRecord] {
     var out: [TraceRecord] = []
-    for (fd, tag) in registered.sorted(by: { $0.key < $1.key }) {
+    for (fd, tag) in registered.sorted() {
       out.append(TraceRecord(.snapshotFD, a: fd, b: tag))
     }
-    for (task, p) in parked.sorted(by: { $0.key < $1.key }) {
+    for (task, p) in parked.sorted() {
       out.append(TraceRecord(.snapshotPark, a: task, b: p.fd, c: p.mode))
     }
-    for (data, op) in operations.sorted(by: { $0.key < $1.key }) {
+    for (data, op) in operations.sorted() {
       out.append(TraceRecord(.snapshotOp, a: data, b: op.op, c: op.fd))
     }
     for i in out.indices {

@@ -105,7 +105,9 @@ struct TraceVersion2Tests {
     #expect(report.notes.count == 1)
   }
 
-  @Test("a window that ends between a poll completion for a closed fd and its stale drop: a note, not a violation")
+  @Test(
+    "a window that ends between a poll completion for a closed fd and its stale drop: a note, not a violation"
+  )
   func windowEndsBeforeStaleDrop() throws {
     // A flight dump is cut wherever the dump was taken: the poller reaped the completion, and the
     // `stale` record it writes next falls after the window (seen under ThreadSanitizer).
@@ -119,6 +121,9 @@ struct TraceVersion2Tests {
     ]
     let report = try TraceReplay.run(path: try temporaryTrace(lines.joined(separator: "\n") + "\n"))
     #expect(report.violations.isEmpty, "\(report.violations)")
-    #expect(report.notes.contains { "\($0)".contains("before a stale drop could follow (the window ends before it)") })
+    #expect(
+      report.notes.contains {
+        "\($0)".contains("before a stale drop could follow (the window ends before it)")
+      })
   }
 }

@@ -61,7 +61,11 @@ import Testing
           header: .init(backend: backend.rawValue, command: "test"))
       },
       during: { f in
-        try? await Task.sleep(for: .milliseconds(100))
+        // Under a loaded test run the load can take a while to get going: dump once it has.
+        let loading = nowMs()
+        while f.recordsTaken < 4_000 && nowMs() - loading < 5_000 {
+          try? await Task.sleep(for: .milliseconds(5))
+        }
         kill(getpid(), SIGUSR1)
         let start = nowMs()
         while f.dumps.isEmpty && nowMs() - start < 5_000 { try? await Task.sleep(for: .milliseconds(5)) }
@@ -146,5 +150,53 @@ import Testing
     #expect(f.dumps == ["\(stem)-flight-3.jsonl"])
     #expect(try String(contentsOfFile: existing, encoding: .utf8) == "keep me\n")
     #expect(access(target, F_OK) != 0, "nothing was written through the symlink")
+  }
+
+  @Test(
+    "the window is the newest 7/8 to all of the buffer, ends at the newest event, and its seq has no gap",
+    arguments: [10_000, 100_000, 1_000_003])
+  func windowHoldsTheNewest(events: Int) async throws {
+    let base = Self.tempBase("window-\(events)")
+    let recorder = TraceRecorder()
+    let bytes = 256 << 10
+    let f = FlightRecorder(
+      recorder: recorder, bytes: bytes, basePath: base, header: .init(backend: "epoll", command: "test"))
+    defer { Self.removeDumps(f) }
+    // An fd registered long before the window must be in its snapshot, and one closed long
+    // before it must not be.
+    recorder.record(TraceRecord(.epollCtl, a: 5, b: 1, c: 7, d: 1, e: 70))
+    recorder.record(TraceRecord(.epollCtl, a: 5, b: 1, c: 8, d: 1, e: 80))
+    recorder.record(TraceRecord(.close, a: 8))
+    for i in 0..<events { recorder.record(TraceRecord(.read, ret: 1, a: 7, b: Int64(i))) }
+    // Dump once the flight thread has taken everything (a dump that ends earlier is retried).
+    var lines: [Substring] = []
+    for attempt in 1...10 {
+      try await Task.sleep(for: .milliseconds(20 * attempt))
+      f.requestDump(trigger: "test")
+      let start = nowMs()
+      while f.dumps.count < attempt && nowMs() - start < 5_000 { try await Task.sleep(for: .milliseconds(5)) }
+      let path = try #require(f.dumps.last)
+      lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+      if lines.dropLast().last?.contains(#""seq":\#(events + 3),"#) == true { break }
+    }
+    f.finish()
+    let path = try #require(f.dumps.last)
+    let reads = lines.filter { $0.contains(#""ev":"read""#) }
+    let capacity = bytes / MemoryLayout<TraceRecord>.stride
+    #expect(reads.count >= min(events, capacity / 8 * 7), "\(reads.count) events in the window")
+    #expect(reads.count <= capacity)
+    #expect(reads.last?.contains(#""seq":\#(events + 3),"#) == true, "the window ends at the newest event")
+    var seqs: [Int] = []
+    for line in reads {
+      let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      seqs.append(try #require(obj?["seq"] as? Int))
+    }
+    #expect(seqs == Array((seqs.first ?? 0)..<((seqs.first ?? 0) + seqs.count)), "no seq gap")
+    let snapshot = lines.filter { $0.contains("snapshot_fd") }
+    if events > capacity {
+      #expect(snapshot.count == 1 && snapshot[0].contains(#""fd":7,"tag":70"#), "\(snapshot)")
+    }
+    let report = try TraceReplay.run(path: path)
+    #expect(report.header.window != nil)
   }
 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include <sys/epoll.h>
@@ -73,8 +74,12 @@ static inline int netpoll_trace_tsc_supported(void) {
 /// The calling thread's trace buffer for the recorder `owner` (a unique recorder id), or NULL
 /// when the thread last recorded into another recorder or never recorded. One slot per thread:
 /// a thread that alternates between recorders takes the slow path on every switch.
-extern __thread uint64_t netpoll_trace_tls_owner;
-extern __thread void *netpoll_trace_tls_buffer;
+/// Initial-exec: a load relative to the thread pointer, where the default model for position-
+/// independent code calls __tls_get_addr on every access (seen in profiles of the record path).
+/// Safe because these objects are linked into the program, never dlopen'ed.
+#define NETPOLL_TLS __thread __attribute__((tls_model("initial-exec")))
+extern NETPOLL_TLS uint64_t netpoll_trace_tls_owner;
+extern NETPOLL_TLS void *netpoll_trace_tls_buffer;
 static inline void *netpoll_trace_thread_buffer(uint64_t owner) {
   return netpoll_trace_tls_owner == owner ? netpoll_trace_tls_buffer : (void *)0;
 }
@@ -105,3 +110,10 @@ static inline uint32_t netpoll_word_add(uint32_t *word, uint32_t delta) {
 /// thread polls it with netpoll_take_dump_signal(), which returns 1 once per signal burst.
 void netpoll_install_dump_signal(void);
 int netpoll_take_dump_signal(void);
+
+/// Copies `bytes` bytes to `dst` with non-temporal stores where the CPU has them (x86-64, `dst`
+/// 16-byte aligned and `bytes` a multiple of 16; otherwise memcpy), then fences. The flight
+/// recorder's ring is megabytes written once and read only by a dump: written through the
+/// cache, it pushed the server's own working set out (worker CPU per request +7% with an 8 MiB
+/// ring against +3% with 256 KiB).
+void netpoll_copy_streaming(void *dst, const void *src, size_t bytes);
