@@ -11,11 +11,14 @@ import Synchronization
 /// A background thread takes events out of the recorder's rings as a ``TraceWriter`` would, but
 /// instead of encoding them it copies the binary records into a block of `bytes` bytes, keeping
 /// the runtime's state (``WindowState``) at the start of each eighth of it, so the state at the
-/// window's start is always known. The window is the newest 7/8 to 8/8 of the block. A dump (``requestDump(trigger:)``, `SIGUSR1` through ``installDumpSignal()``,
-/// or a park→wake slower than `wakeLatencyTrigger`) writes a complete trace to a new file:
-/// `trace_start` with the window's fields, one snapshot line per registered fd, parked task and
-/// operation in flight, the window's events, `trace_end` (docs/trace-format.md,
-/// "Flight-recorder windows and snapshots"). Memory is the ring plus the live state.
+/// window's start is always known. The window is the newest 7/8 to 8/8 of the block.
+///
+/// A dump (``requestDump(trigger:)``, `SIGUSR1` through ``installDumpSignal()``, or a park→wake
+/// slower than `wakeLatencyTrigger`) writes a complete trace to a new file: `trace_start` with
+/// the window's fields, one snapshot line per registered fd, parked task and operation in
+/// flight, the window's events, `trace_end` (docs/trace-format.md, "Flight-recorder windows and
+/// snapshots"). Memory is the block plus the live state once per eighth of the block (at most
+/// ten copies).
 public final class FlightRecorder: Sendable {
   /// What the dumps' `trace_start` says.
   public struct Header: Sendable {

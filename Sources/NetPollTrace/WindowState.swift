@@ -1,8 +1,8 @@
 /// The runtime's state as the events seen so far leave it: registered fds with their tags,
-/// parked tasks, io_uring operations in flight. The flight recorder keeps one for the events it
-/// has let go (the state at its window's start, written as the dump's snapshot) and one for all
-/// events (to time park→wake for the latency trigger). It is bounded by live state, never by
-/// the number of events, and it reads only what the runtime records (docs/trace-format.md).
+/// parked tasks, io_uring operations in flight. The flight recorder keeps the one all events so
+/// far lead to (which also times park→wake for the latency trigger) and a copy at the start of
+/// each eighth of its block (a dump's snapshot). It is bounded by live state, never by the
+/// number of events, and it reads only what the runtime records (docs/trace-format.md).
 struct WindowState {
   /// fd → tag of its registration (`epoll_ctl` ADD, or an armed readiness `POLL_ADD`).
   private(set) var registered = IntKeyedTable<Int64>()
