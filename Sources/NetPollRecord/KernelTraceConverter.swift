@@ -7,8 +7,8 @@ import NetPollTrace
 /// Turns ``KernelRecord``s, as bpftrace delivers them, into trace lines in causal order.
 ///
 /// bpftrace reads one buffer per CPU, so records reach us out of order by up to a poll interval.
-/// Each record is held in a min-heap keyed by its ordering time (the entry time of `epoll_ctl` and
-/// `close`, the exit time of everything else) and written once the newest time seen is
+/// Each record is held in a ``ReorderQueue`` keyed by its ordering time (the entry time of
+/// `epoll_ctl` and `close`, the exit time of everything else) and written once the newest time seen is
 /// ``reorderWindowNanos`` past it. A record that still arrives later than one already written is
 /// written with its predecessor's `ts` (so `ts` never decreases) and counted in ``lateRecords``.
 ///
@@ -32,12 +32,8 @@ public final class KernelTraceConverter {
   /// The `ts` of the last line written.
   public private(set) var lastTS: Int64 = 0
 
-  /// The records held, by slot; the heap orders 24-byte entries pointing at them, so a sift moves
-  /// 24 bytes, not a whole record.
-  private var slots: [Pending] = []
-  private var freeSlots: [Int] = []
-  private var heap: [HeapEntry] = []
-  private var arrivals: UInt64 = 0
+  /// The records held until the window passes them.
+  private var queue = ReorderQueue<Pending>()
   private var newestSeen: UInt64 = 0
   private var pendingReady: [Int64: [ReadyItem]] = [:]
   /// Per epoll fd: registered `data` → fd, and fd → `data`.
@@ -56,16 +52,6 @@ public final class KernelTraceConverter {
     var key: UInt64
     var record: KernelRecord
     var ready: [ReadyItem]
-  }
-
-  struct HeapEntry {
-    var key: UInt64
-    var arrival: UInt64
-    var slot: Int
-
-    static func < (a: HeapEntry, b: HeapEntry) -> Bool {
-      a.key != b.key ? a.key < b.key : a.arrival < b.arrival
-    }
   }
 
   public init(startNanos: UInt64, reorderWindowNanos: UInt64 = 250_000_000) {
@@ -110,75 +96,26 @@ public final class KernelTraceConverter {
       if ready.count < returned { incompleteReadyLists += 1 }
     }
     newestSeen = max(newestSeen, raw)
-    arrivals += 1
-    let pending = Pending(key: raw, record: r, ready: ready)
-    let slot: Int
-    if let free = freeSlots.popLast() {
-      slot = free
-      slots[slot] = pending
-    } else {
-      slot = slots.count
-      slots.append(pending)
-    }
-    push(HeapEntry(key: raw, arrival: arrivals, slot: slot))
-    while let top = heap.first, top.key &+ reorderWindowNanos < newestSeen {
-      write(pop())
+    // `queue` is taken out of the object while it is worked on: each access to a class's stored
+    // property is a dynamic exclusivity check.
+    var q = ReorderQueue<Pending>()
+    swap(&q, &queue)
+    defer { swap(&q, &queue) }
+    q.insert(key: raw, Pending(key: raw, record: r, ready: ready))
+    while let top = q.earliestKey, top &+ reorderWindowNanos < newestSeen {
+      write(q.removeEarliest())
     }
   }
 
   /// Writes every record still held (at the end of recording).
   public func drain() {
-    while !heap.isEmpty { write(pop()) }
+    while !queue.isEmpty { write(queue.removeEarliest()) }
   }
 
   /// Takes the encoded bytes so far.
   func takeBytes() -> [UInt8] {
     defer { encoder.bytes.removeAll(keepingCapacity: true) }
     return encoder.bytes
-  }
-
-  // MARK: The heap
-
-  // The sifts work on the heap's buffer, not on the stored property: each `heap[i]` of a class's
-  // stored property is a dynamic exclusivity check (swift_beginAccess/endAccess), and those checks
-  // and `pop` were a third of the recorder's CPU under tools/bench-record (perf, Go peer).
-
-  private func push(_ p: HeapEntry) {
-    heap.append(p)
-    heap.withUnsafeMutableBufferPointer { h in
-      var i = h.count - 1
-      while i > 0 {
-        let parent = (i - 1) / 2
-        guard p < h[parent] else { break }
-        h[i] = h[parent]
-        i = parent
-      }
-      h[i] = p
-    }
-  }
-
-  private func pop() -> Pending {
-    let topEntry = heap[0]
-    var top = Pending(key: 0, record: slots[topEntry.slot].record, ready: [])
-    swap(&top.ready, &slots[topEntry.slot].ready)
-    top.key = slots[topEntry.slot].key
-    freeSlots.append(topEntry.slot)
-    let last = heap.removeLast()
-    heap.withUnsafeMutableBufferPointer { h in
-      guard h.count > 0 else { return }
-      var i = 0
-      while true {
-        let l = 2 * i + 1
-        if l >= h.count { break }
-        let r = l + 1
-        let m = r < h.count && h[r] < h[l] ? r : l
-        guard h[m] < last else { break }
-        h[i] = h[m]
-        i = m
-      }
-      h[i] = last
-    }
-    return top
   }
 
   // MARK: Output
