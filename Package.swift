@@ -53,7 +53,7 @@ let package = Package(
       ]),
     .testTarget(
       name: "NetPollTraceTests", dependencies: ["NetPollTrace", "NetPollTestSupport"], exclude: ["Fixtures"]),
-    .testTarget(name: "NetPollRecordTests", dependencies: ["NetPollRecord"]),
+    .testTarget(name: "NetPollRecordTests", dependencies: ["NetPollRecord"], exclude: ["Fixtures"]),
     .testTarget(
       name: "NetPollAnalysisTests", dependencies: ["NetPollAnalysis"], exclude: ["Fixtures"]),
   ],

@@ -10,6 +10,7 @@ final class BPFTraceProcess {
   private let out: Int32
   private let err: Int32
   private var carry: [UInt8] = []
+  private var records = BinaryRecordStream()
   private var buffer = [UInt8](repeating: 0, count: 1 << 20)
   private var stderrText: [UInt8] = []
   private var outOpen = true
@@ -91,18 +92,8 @@ final class BPFTraceProcess {
       outOpen = false
       return false
     }
-    if !usesPauses {  // the loader: fixed-size binary records
-      let size = KernelRecord.binarySize
-      carry.append(contentsOf: buffer[0..<n])
-      let whole = carry.count / size * size
-      carry.withUnsafeBytes { all in
-        var off = 0
-        while off < whole {
-          record(KernelRecord.decode(binary: UnsafeRawBufferPointer(rebasing: all[off..<off + size])))
-          off += size
-        }
-      }
-      carry.removeFirst(whole)
+    if !usesPauses {  // the loader: binary records of 8 + 8n bytes
+      buffer.withUnsafeBytes { records.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), record) }
       return true
     }
     buffer.withUnsafeBytes { chunk in

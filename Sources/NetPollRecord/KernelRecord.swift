@@ -83,14 +83,19 @@ public struct KernelRecord: Sendable {
     return record
   }
 
-  /// Size of one binary record from the libbpf loader (tools/record-bpf/loader.c, `struct rec`):
-  /// code (u8), value count (u8), padding (u16), tid (u32), ten u64 values (time first).
-  public static let binarySize = 88
+  /// Size of a binary record's header from the libbpf loader (tools/record-bpf/loader.c,
+  /// `struct rec`): code (u8), value count `n` (u8), padding (u16), tid (u32). `n` u64 values
+  /// (time first) follow it.
+  public static let binaryHeaderSize = 8
 
-  /// Decodes one binary record: the tid becomes value 0, as in the text form.
+  /// The size of a binary record whose header's count byte is `count`: 8 + 8n bytes.
+  public static func binarySize(header count: UInt8) -> Int { binaryHeaderSize + 8 * Int(count) }
+
+  /// Decodes one binary record (header and values, ``binarySize(header:)`` bytes): the tid
+  /// becomes value 0, as in the text form. Values past ``capacity`` are dropped.
   public static func decode(binary p: UnsafeRawBufferPointer) -> KernelRecord {
     var record = KernelRecord(code: p[0])
-    let n = min(Int(p[1]), capacity - 1)
+    let n = min(Int(p[1]), capacity - 1, (p.count - binaryHeaderSize) / 8)
     record.append(Int64(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
     for i in 0..<n { record.append(p.loadUnaligned(fromByteOffset: 8 + 8 * i, as: Int64.self)) }
     return record

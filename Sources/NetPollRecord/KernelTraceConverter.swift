@@ -7,8 +7,8 @@ import NetPollTrace
 /// Turns ``KernelRecord``s, as bpftrace delivers them, into trace lines in causal order.
 ///
 /// bpftrace reads one buffer per CPU, so records reach us out of order by up to a poll interval.
-/// Each record is held in a min-heap keyed by its ordering time (the entry time of `epoll_ctl` and
-/// `close`, the exit time of everything else) and written once the newest time seen is
+/// Each record is held in a ``ReorderQueue`` keyed by its ordering time (the entry time of
+/// `epoll_ctl` and `close`, the exit time of everything else) and written once the newest time seen is
 /// ``reorderWindowNanos`` past it. A record that still arrives later than one already written is
 /// written with its predecessor's `ts` (so `ts` never decreases) and counted in ``lateRecords``.
 ///
@@ -20,32 +20,34 @@ public final class KernelTraceConverter {
   /// CLOCK_MONOTONIC nanoseconds at `ts` 0.
   public let startNanos: UInt64
 
+  // Unchecked: the converter is not Sendable, so one thread uses it (the recorder's loop); the
+  // dynamic exclusivity checks on these (swift_beginAccess, a thread-local access set) were 4% of
+  // the recorder's CPU under perf (tools/bench-record's load, libbpf loader).
   /// Lines written so far (trace_start included by the caller's count: this is events only).
-  public private(set) var eventsWritten: Int64 = 0
+  @exclusivity(unchecked) public private(set) var eventsWritten: Int64 = 0
   /// Records that arrived after a later record had been written (their `ts` was raised).
-  public private(set) var lateRecords: Int64 = 0
+  @exclusivity(unchecked) public private(set) var lateRecords: Int64 = 0
   /// `epoll_wait` calls whose ready list was cut at ``BPFTraceProgram/maxReadyItems`` or lost.
-  public private(set) var incompleteReadyLists: Int64 = 0
+  @exclusivity(unchecked) public private(set) var incompleteReadyLists: Int64 = 0
   /// Calls seen per interface, for `trace_start.backend`.
-  public private(set) var epollCalls: Int64 = 0
-  public private(set) var uringCalls: Int64 = 0
+  @exclusivity(unchecked) public private(set) var epollCalls: Int64 = 0
+  @exclusivity(unchecked) public private(set) var uringCalls: Int64 = 0
   /// The `ts` of the last line written.
-  public private(set) var lastTS: Int64 = 0
+  @exclusivity(unchecked) public private(set) var lastTS: Int64 = 0
 
-  /// The records held, by slot; the heap orders 24-byte entries pointing at them, so a sift moves
-  /// 24 bytes, not a whole record.
-  private var slots: [Pending] = []
-  private var freeSlots: [Int] = []
-  private var heap: [HeapEntry] = []
-  private var arrivals: UInt64 = 0
-  private var newestSeen: UInt64 = 0
-  private var pendingReady: [Int64: [ReadyItem]] = [:]
+  /// The records held until the window passes them.
+  @exclusivity(unchecked) private var queue = ReorderQueue<Pending>()
+  @exclusivity(unchecked) private var newestSeen: UInt64 = 0
+  @exclusivity(unchecked) private var pendingReady: [Int64: [ReadyItem]] = [:]
+  /// The ready lists of held `W` records, by ``Pending/readyList``.
+  @exclusivity(unchecked) private var readyLists: [Int: [ReadyItem]] = [:]
+  @exclusivity(unchecked) private var lastReadyList = 0
   /// Per epoll fd: registered `data` → fd, and fd → `data`.
-  private var fdByData: [Int64: [Int64: Int64]] = [:]
-  private var dataByFD: [Int64: [Int64: Int64]] = [:]
+  @exclusivity(unchecked) private var fdByData: [Int64: [Int64: Int64]] = [:]
+  @exclusivity(unchecked) private var dataByFD: [Int64: [Int64: Int64]] = [:]
   /// SQE `user_data` → its fd, until the final CQE.
-  private var fdByUserData: [Int64: Int64] = [:]
-  var encoder = TraceLineEncoder()
+  @exclusivity(unchecked) private var fdByUserData: [Int64: Int64] = [:]
+  @exclusivity(unchecked) var encoder = TraceLineEncoder()
 
   struct ReadyItem {
     var events: Int64
@@ -55,17 +57,9 @@ public final class KernelTraceConverter {
   struct Pending {
     var key: UInt64
     var record: KernelRecord
-    var ready: [ReadyItem]
-  }
-
-  struct HeapEntry {
-    var key: UInt64
-    var arrival: UInt64
-    var slot: Int
-
-    static func < (a: HeapEntry, b: HeapEntry) -> Bool {
-      a.key != b.key ? a.key < b.key : a.arrival < b.arrival
-    }
+    /// The key of this `W` record's ready list in ``readyLists``; 0: none. (An array here made
+    /// every copy of a held record a retain and a release.)
+    var readyList: Int
   }
 
   public init(startNanos: UInt64, reorderWindowNanos: UInt64 = 250_000_000) {
@@ -110,75 +104,33 @@ public final class KernelTraceConverter {
       if ready.count < returned { incompleteReadyLists += 1 }
     }
     newestSeen = max(newestSeen, raw)
-    arrivals += 1
-    let pending = Pending(key: raw, record: r, ready: ready)
-    let slot: Int
-    if let free = freeSlots.popLast() {
-      slot = free
-      slots[slot] = pending
-    } else {
-      slot = slots.count
-      slots.append(pending)
+    var readyList = 0
+    if !ready.isEmpty {
+      lastReadyList += 1
+      readyList = lastReadyList
+      readyLists[readyList] = ready
     }
-    push(HeapEntry(key: raw, arrival: arrivals, slot: slot))
-    while let top = heap.first, top.key &+ reorderWindowNanos < newestSeen {
-      write(pop())
+    queue.insert(key: raw, Pending(key: raw, record: r, readyList: readyList))
+    while let top = queue.earliestKey, top &+ reorderWindowNanos < newestSeen {
+      write(queue.removeEarliest())
     }
   }
 
   /// Writes every record still held (at the end of recording).
   public func drain() {
-    while !heap.isEmpty { write(pop()) }
+    while !queue.isEmpty { write(queue.removeEarliest()) }
   }
 
-  /// Takes the encoded bytes so far.
+  /// Takes the encoded bytes so far (a copy).
   func takeBytes() -> [UInt8] {
-    defer { encoder.bytes.removeAll(keepingCapacity: true) }
+    defer { encoder.removeAll() }
     return encoder.bytes
   }
 
-  // MARK: The heap
-
-  // The sifts work on the heap's buffer, not on the stored property: each `heap[i]` of a class's
-  // stored property is a dynamic exclusivity check (swift_beginAccess/endAccess), and those checks
-  // and `pop` were a third of the recorder's CPU under tools/bench-record (perf, Go peer).
-
-  private func push(_ p: HeapEntry) {
-    heap.append(p)
-    heap.withUnsafeMutableBufferPointer { h in
-      var i = h.count - 1
-      while i > 0 {
-        let parent = (i - 1) / 2
-        guard p < h[parent] else { break }
-        h[i] = h[parent]
-        i = parent
-      }
-      h[i] = p
-    }
-  }
-
-  private func pop() -> Pending {
-    let topEntry = heap[0]
-    var top = Pending(key: 0, record: slots[topEntry.slot].record, ready: [])
-    swap(&top.ready, &slots[topEntry.slot].ready)
-    top.key = slots[topEntry.slot].key
-    freeSlots.append(topEntry.slot)
-    let last = heap.removeLast()
-    heap.withUnsafeMutableBufferPointer { h in
-      guard h.count > 0 else { return }
-      var i = 0
-      while true {
-        let l = 2 * i + 1
-        if l >= h.count { break }
-        let r = l + 1
-        let m = r < h.count && h[r] < h[l] ? r : l
-        guard h[m] < last else { break }
-        h[i] = h[m]
-        i = m
-      }
-      h[i] = last
-    }
-    return top
+  /// Hands the encoded lines so far to `body`, then forgets them (no copy).
+  func takeBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
+    encoder.out.withUnsafeBytes { body($0) }
+    encoder.removeAll()
   }
 
   // MARK: Output
@@ -194,9 +146,8 @@ public final class KernelTraceConverter {
     eventsWritten += 1
     let seq = eventsWritten  // trace_start is seq 0
     let tid = r[0]
-    var e = TraceLineEncoder(empty: ())
-    swap(&e, &encoder)  // `e` owns the buffer uniquely while it grows (no copy on write)
-    defer { swap(&e, &encoder) }
+    var e = encoder  // a local copy: the class's stored property would be checked per access
+    defer { encoder = e }
     switch r.code {
     case UInt8(ascii: "C"):  // tid ts ret flags
       epollCalls += 1
@@ -234,18 +185,19 @@ public final class KernelTraceConverter {
       e.result(r[5])
       e.field("dur_ns", r[6])
       e.key("ready")
-      e.bytes.append(UInt8(ascii: "["))
+      e.byte(UInt8(ascii: "["))
       let table = fdByData[epfd]
-      for (i, item) in p.ready.enumerated() {
-        if i > 0 { e.bytes.append(UInt8(ascii: ",")) }
+      let ready = p.readyList == 0 ? [] : readyLists.removeValue(forKey: p.readyList) ?? []
+      for (i, item) in ready.enumerated() {
+        if i > 0 { e.byte(UInt8(ascii: ",")) }
         e.raw("{\"fd\":")
         e.int(table?[item.data] ?? Int64(Int32(truncatingIfNeeded: item.data)))
         e.raw(",\"tag\":")
         e.int(item.data)
         e.names("events", Int64(UInt32(truncatingIfNeeded: item.events)), KernelNames.epollEvents)
-        e.bytes.append(UInt8(ascii: "}"))
+        e.byte(UInt8(ascii: "}"))
       }
-      e.bytes.append(UInt8(ascii: "]"))
+      e.byte(UInt8(ascii: "]"))
     case UInt8(ascii: "A"):  // tid ts fd ret
       e.begin(seq: seq, ts: ts, tid: tid, ev: "accept")
       e.field("fd", r[2])

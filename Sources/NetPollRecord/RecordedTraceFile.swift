@@ -43,7 +43,7 @@ public final class RecordedTraceFile {
     guard fd >= 0 else { throw .output(path: path, errno: errno) }
     self.fd = fd
     let line = Self.startLine(header, backend: "unknown", note: "")
-    guard writeAll(line) else { throw .output(path: path, errno: errno) }
+    guard line.withUnsafeBytes({ writeAll($0) }) else { throw .output(path: path, errno: errno) }
     linesWritten = 1
   }
 
@@ -68,6 +68,13 @@ public final class RecordedTraceFile {
   /// Appends encoded lines (`count` of them).
   public func append(_ bytes: [UInt8], lines count: Int64) throws(RecordError) {
     guard !bytes.isEmpty else { return }
+    guard bytes.withUnsafeBytes({ writeAll($0) }) else { throw .output(path: path, errno: errno) }
+    linesWritten += count
+  }
+
+  /// Appends encoded lines (`count` of them) from memory the caller owns.
+  public func append(_ bytes: UnsafeRawBufferPointer, lines count: Int64) throws(RecordError) {
+    guard !bytes.isEmpty else { return }
     guard writeAll(bytes) else { throw .output(path: path, errno: errno) }
     linesWritten += count
   }
@@ -81,7 +88,7 @@ public final class RecordedTraceFile {
     e.field("lines", linesWritten + 1)
     e.field("dropped", dropped)
     e.end()
-    guard writeAll(e.bytes) else { throw .output(path: path, errno: errno) }
+    guard e.bytes.withUnsafeBytes({ writeAll($0) }) else { throw .output(path: path, errno: errno) }
     linesWritten += 1
     let start = Self.startLine(header, backend: backend, note: note)
     let n = start.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
@@ -89,20 +96,19 @@ public final class RecordedTraceFile {
     close(fd)
   }
 
-  private func writeAll(_ bytes: [UInt8]) -> Bool {
-    bytes.withUnsafeBytes { buf in
-      var off = 0
-      while off < buf.count {
-        let n = write(fd, buf.baseAddress! + off, buf.count - off)
-        if n < 0 {
-          if errno == EINTR { continue }
-          return false
-        }
-        off += n
+  private func writeAll(_ buf: UnsafeRawBufferPointer) -> Bool {
+    var off = 0
+    while off < buf.count {
+      let n = write(fd, buf.baseAddress! + off, buf.count - off)
+      if n < 0 {
+        if errno == EINTR { continue }
+        return false
       }
-      return true
+      off += n
     }
+    return true
   }
+
 }
 
 /// Why `netpoll record` could not run: one line each, for exit status 2.

@@ -185,11 +185,12 @@ public enum Recorder {
       }
     }
     func flushOutput() {
-      let bytes = converter.takeBytes()
-      guard writeError == nil, !bytes.isEmpty else { return }
       // Lines are counted from the converter's total, not per chunk.
-      let already = file.linesWritten - 1
-      do { try file.append(bytes, lines: converter.eventsWritten - already) } catch { writeError = error }
+      let lines = converter.eventsWritten - (file.linesWritten - 1)
+      converter.takeBytes { bytes in
+        guard writeError == nil, !bytes.isEmpty else { return }
+        do throws(RecordError) { try file.append(bytes, lines: lines) } catch { writeError = error }
+      }
     }
     /// Reads bpftrace's output until `until()` or bpftrace ends; returns false when it ended.
     func pump(timeoutMs: Int32, until: () -> Bool) -> Bool {

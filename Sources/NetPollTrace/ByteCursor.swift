@@ -4,10 +4,10 @@
 ///
 /// Integers are written two digits at a time from a 200-byte table of "00" … "99", after counting
 /// their digits, so each digit pair is stored once, in place.
-struct ByteCursor {
-  var p: UnsafeMutablePointer<UInt8>
+package struct ByteCursor {
+  package var p: UnsafeMutablePointer<UInt8>
 
-  init(_ p: UnsafeMutablePointer<UInt8>) { self.p = p }
+  package init(_ p: UnsafeMutablePointer<UInt8>) { self.p = p }
 
   @inline(__always)
   mutating func byte(_ b: UInt8) {
@@ -32,15 +32,15 @@ struct ByteCursor {
   }
 
   @inline(__always)
-  mutating func int(_ v: Int64) {
+  package mutating func int(_ v: Int64) {
     if v < 0 { byte(UInt8(ascii: "-")) }
     uint(v.magnitude)
   }
 
   @inline(__always)
-  mutating func int(_ v: Int32) { int(Int64(v)) }
+  package mutating func int(_ v: Int32) { int(Int64(v)) }
 
-  mutating func uint(_ v: UInt64) {
+  package mutating func uint(_ v: UInt64) {
     let n = Self.decimalDigits(v)
     var q = v
     var at = p + n
@@ -62,7 +62,7 @@ struct ByteCursor {
   }
 
   /// Lowercase hex without leading zeros ("0" for 0), as `String(v, radix: 16)` writes it.
-  mutating func hex(_ v: UInt64) {
+  package mutating func hex(_ v: UInt64) {
     let n = max(1, (64 - v.leadingZeroBitCount + 3) / 4)
     let digits = Self.hexDigits
     var q = v

@@ -12,7 +12,7 @@ package final class OutputBytes {
   /// Bytes written so far.
   @exclusivity(unchecked) package private(set) var count = 0
 
-  init(capacity: Int = 1 << 20) {
+  package init(capacity: Int = 1 << 20) {
     self.capacity = capacity
     base = .allocate(capacity: capacity)
   }
@@ -31,14 +31,14 @@ package final class OutputBytes {
   }
 
   @inline(__always)
-  func append(_ byte: UInt8) {
+  package func append(_ byte: UInt8) {
     if count == capacity { grow(toAtLeast: count + 1) }
     base[count] = byte
     count += 1
   }
 
   @inline(__always)
-  func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+  package func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
     if count + bytes.count > capacity { grow(toAtLeast: count + bytes.count) }
     if let src = bytes.baseAddress { (base + count).update(from: src, count: bytes.count) }
     count += bytes.count
@@ -47,14 +47,14 @@ package final class OutputBytes {
   /// Makes room for `n` more bytes and returns where they go; ``commit(_:)`` then counts what was
   /// written. The pointer is valid until the next call that may grow the buffer.
   @inline(__always)
-  func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+  package func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
     if count + n > capacity { grow(toAtLeast: count + n) }
     return base + count
   }
 
   /// Counts `n` bytes written at the pointer the last ``reserve(_:)`` returned.
   @inline(__always)
-  func commit(_ n: Int) {
+  package func commit(_ n: Int) {
     count += n
   }
 

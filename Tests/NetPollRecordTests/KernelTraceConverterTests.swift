@@ -77,3 +77,22 @@ private func convert(_ lines: [String]) -> [String] {
   }
   #expect(c.lateRecords == 0)
 }
+
+@Test func `interleaved ordered runs and stragglers come out in time order, ties in arrival order`() {
+  // Two "CPUs" delivering sorted batches that overlap in time, plus records late by up to 50.
+  var times: [Int] = []
+  for batch in 0..<20 {
+    let base = 2000 + batch * 100
+    times += (0..<30).map { base + $0 * 5 }  // CPU 0's batch, in order
+    times += (0..<30).map { base - 60 + $0 * 5 }  // CPU 1's batch, older, in order
+    times += [base + 7, base - 50, base + 7]  // stragglers, one tie
+  }
+  let c = KernelTraceConverter(startNanos: 1000, reorderWindowNanos: 1_000)
+  for (n, t) in times.enumerated() { c.consume(record("X 3 \(t) \(n) 0")!) }
+  c.drain()
+  let lines = String(decoding: c.takeBytes(), as: UTF8.self).split(separator: "\n")
+  let order = lines.map { line in Int(line.split(separator: "\"fd\":")[1].prefix { $0.isNumber })! }
+  let expected = times.indices.sorted { (times[$0], $0) < (times[$1], $1) }
+  #expect(order == expected)
+  #expect(c.lateRecords == 0)
+}

@@ -1,6 +1,7 @@
 /* The user half of `netpoll record --loader`: loads record.bpf.o with libbpf, attaches every
- * program (the marker last), and every 10 ms drains the ring buffer to stdout, one binary 88-byte
- * record per event (the fields of NetPollRecord's KernelRecord; text cost 3x the CPU). The BPF side
+ * program (the syscall exit program, which writes the marker, last), and every 10 ms drains the
+ * ring buffer to stdout, one binary record per event as the ring holds it: 8 bytes of header and
+ * `n` 8-byte values (the fields of NetPollRecord's KernelRecord; text cost 3x the CPU). The BPF side
  * submits with BPF_RB_NO_WAKEUP, so nothing wakes this process: it polls. On SIGINT/SIGTERM it
  * drains the ring once more, writes the count of reservations that failed (full ring) as a '!'
  * record, and exits.
@@ -27,13 +28,13 @@ struct rec {
 static volatile sig_atomic_t stopping;
 static void on_signal(int sig) { (void)sig; stopping = 1; }
 
-/* Each event is copied to stdout as it is: a 88-byte `struct rec` (NetPollRecord's
- * BPFTraceProcess decodes it), block-buffered; the marker flushes. */
+/* Each event is copied to stdout as it is: the header and its `n` values, 8 + 8n bytes
+ * (NetPollRecord's BPFTraceProcess decodes it), block-buffered; the marker flushes. */
 static int write_rec(void *ctx, void *data, size_t size) {
   (void)ctx;
   const struct rec *r = data;
-  if (size < sizeof(*r)) return 0;
-  fwrite(r, sizeof(*r), 1, stdout);
+  if (size < 8 || size < 8 + 8 * (size_t)r->n) return 0;
+  fwrite(r, 8 + 8 * (size_t)r->n, 1, stdout);
   if (r->code == 'M') fflush(stdout);
   return 0;
 }
@@ -97,7 +98,7 @@ int main(int argc, char **argv) {
   }
   struct bpf_program *prog, *marker = NULL;
   bpf_object__for_each_program(prog, obj) {
-    if (strcmp(bpf_program__name(prog), "mark") == 0) {
+    if (strcmp(bpf_program__name(prog), "sys_exit_all") == 0) {
       marker = prog;
       continue;
     }
@@ -133,7 +134,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < ncpu; i++) lost += per[i];
   /* The count of events the ring had no room for, as a record of its own: code '!', v[0]. */
   struct rec end = {.code = '!', .n = 1, .v = {lost}};
-  fwrite(&end, sizeof(end), 1, stdout);
+  fwrite(&end, 16, 1, stdout);
   fflush(stdout);
   return 0;
 }
