@@ -45,6 +45,10 @@ public struct TraceReplay {
   private var parked: [Int: Park] = [:]
   private var taskNumbers: Set<Int> = []
   private var badReadiness: [BadReadiness] = []
+  /// The newest `epoll_ctl` DELs, by fd: when each returned and the tag it removed. A wait that
+  /// was in the kernel when a DEL returned may hand out a readiness it collected before the DEL
+  /// took effect (both are stamped on return). Bounded: the oldest go first.
+  private var recentDeletes = RecentDeletes()
   /// Live io_uring poll requests: `user_data` → fd (removed by their last completion).
   private var uringPolls: [UInt64: Int] = [:]
   /// Every request in flight, to tell call results from poll completions and to find a completion
@@ -406,6 +410,7 @@ public struct TraceReplay {
       if ctl.ret == 0 { fds[fd].tag = ctl.tag }
     case .delete:
       if ctl.ret == 0 {
+        recentDeletes.add(fd: fd, tag: fds[fd].tag, ts: e.ts, line: e.line)
         fds[fd].flags.remove(.registered)
         fds[fd].deletedLine = e.line
       }
@@ -437,6 +442,17 @@ public struct TraceReplay {
         kind = .readinessStaleTag
         why = "whose registration (line \(state.registeredLine)) has tag \(state.tagText)"
       } else if state.deletedLine > 0 {
+        if let del = recentDeletes.overlapping(
+          fd: fd, tag: entry.tag, waitStart: e.ts - min(e.ts, max(0, wait.durationNs)))
+        {
+          // Collected before the DEL took effect, returned after it: the kernel's order, not a
+          // stale event (the runtime may still find the descriptor and dispatch it).
+          note(
+            e.line,
+            "readiness for fd \(fd) with tag \(entry.tag) from a wait that was in the kernel when its DEL (line \(del)) returned: collected before the DEL took effect"
+          )
+          continue
+        }
         kind = .readinessDeleted
         why = "whose registration was removed at line \(state.deletedLine)"
       } else {
@@ -735,4 +751,32 @@ private struct OrphanCompletion {
   var more: Bool
   var isPoll: Bool
   var description: String
+}
+
+/// The newest `epoll_ctl` DELs (at most 1,024), for ``TraceReplay``'s rule on a wait that
+/// overlapped one.
+private struct RecentDeletes {
+  private var byFD: [Int: (tag: Int?, ts: Int, line: Int)] = [:]
+  private var order: [Int] = []
+  private var head = 0
+
+  mutating func add(fd: Int, tag: Int?, ts: Int, line: Int) {
+    if byFD.updateValue((tag, ts, line), forKey: fd) == nil {
+      order.append(fd)
+      if order.count - head > 1024 {
+        byFD[order[head]] = nil
+        head += 1
+        if head > 4096 {
+          order.removeFirst(head)
+          head = 0
+        }
+      }
+    }
+  }
+
+  /// The line of the DEL of `fd` with `tag` that returned at or after `waitStart`, if any.
+  func overlapping(fd: Int, tag: Int, waitStart: Int) -> Int? {
+    guard let d = byFD[fd], d.tag == nil || d.tag == tag, d.ts >= waitStart else { return nil }
+    return d.line
+  }
 }

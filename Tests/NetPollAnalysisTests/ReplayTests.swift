@@ -84,6 +84,34 @@ struct ReplayTests {
     #expect(report.violations.map(\.kind) == [.readinessDeleted])
   }
 
+  @Test(
+    "a readiness from a wait that was in the kernel when its fd's DEL returned is the kernel's order, not a stale event",
+    arguments: [(50, true), (5, false)])
+  func waitOverlappingDelete(waitNs: Int, overlaps: Bool) throws {
+    // Both are stamped on return: a wait can collect the event before the DEL takes the epoll
+    // lock and return after the DEL did (a ThreadSanitizer run of CausalOrder, 4 workers). The
+    // runtime then still finds the descriptor and dispatches it, with no stale drop.
+    let lines = [
+      startLine,
+      #"{"seq":1,"ts":10,"tid":1,"ev":"epoll_create","epfd":3,"flags":[],"ret":3}"#,
+      #"{"seq":2,"ts":20,"tid":1,"ev":"socket","fd":9,"domain":"AF_INET","ret":9}"#,
+      #"{"seq":3,"ts":30,"tid":1,"ev":"epoll_ctl","epfd":3,"op":"ADD","fd":9,"events":["EPOLLIN","EPOLLET"],"tag":5,"ret":0}"#,
+      #"{"seq":4,"ts":100,"tid":2,"ev":"epoll_ctl","epfd":3,"op":"DEL","fd":9,"events":[],"tag":5,"ret":0}"#,
+      #"{"seq":5,"ts":110,"tid":1,"ev":"epoll_wait","epfd":3,"maxevents":8,"timeout_ms":-1,"ret":1,"dur_ns":\#(waitNs),"ready":[{"fd":9,"tag":5,"events":["EPOLLIN"]}]}"#,
+      #"{"seq":6,"ts":120,"tid":1,"ev":"epoll_wait","epfd":3,"maxevents":8,"timeout_ms":0,"ret":0,"dur_ns":1,"ready":[]}"#,
+      #"{"seq":7,"ts":130,"tid":2,"ev":"close","fd":9,"ret":0}"#,
+      #"{"seq":8,"ts":140,"tid":1,"ev":"trace_end","events":9,"dropped":0}"#,
+    ]
+    let report = try TraceReplay.run(path: try temporaryTrace(lines.joined(separator: "\n") + "\n"))
+    if overlaps {
+      #expect(report.violations == [], "\(report.violations)")
+      #expect(report.notes.contains { $0.message.contains("was in the kernel when its DEL (line 5) returned") })
+    } else {
+      // The wait began after the DEL returned: the kernel could not have reported the old registration.
+      #expect(report.violations.map(\.kind) == [.readinessDeleted])
+    }
+  }
+
   @Test("a bad readiness followed by a stale event counts as a stale drop")
   func staleDrop() throws {
     #expect(try TraceReplay.run(path: fixture("stale-drop-ok.jsonl")).summary.staleDrops == 1)
