@@ -105,7 +105,8 @@ struct ReplayTests {
     let report = try TraceReplay.run(path: try temporaryTrace(lines.joined(separator: "\n") + "\n"))
     if overlaps {
       #expect(report.violations == [], "\(report.violations)")
-      #expect(report.notes.contains { $0.message.contains("was in the kernel when its DEL (line 5) returned") })
+      #expect(
+        report.notes.contains { $0.message.contains("was in the kernel when its DEL (line 5) returned") })
     } else {
       // The wait began after the DEL returned: the kernel could not have reported the old registration.
       #expect(report.violations.map(\.kind) == [.readinessDeleted])
