@@ -757,20 +757,12 @@ private struct OrphanCompletion {
 /// overlapped one.
 private struct RecentDeletes {
   private var byFD: [Int: (tag: Int?, ts: Int, line: Int)] = [:]
-  private var order: [Int] = []
-  private var head = 0
+  /// The fds in `byFD`, oldest first: the one a full queue pushes out leaves `byFD` too.
+  private var order = BoundedQueue(capacity: 1024)
 
   mutating func add(fd: Int, tag: Int?, ts: Int, line: Int) {
-    if byFD.updateValue((tag, ts, line), forKey: fd) == nil {
-      order.append(fd)
-      if order.count - head > 1024 {
-        byFD[order[head]] = nil
-        head += 1
-        if head > 4096 {
-          order.removeFirst(head)
-          head = 0
-        }
-      }
+    if byFD.updateValue((tag, ts, line), forKey: fd) == nil, let oldest = order.push(fd) {
+      byFD[oldest] = nil
     }
   }
 
