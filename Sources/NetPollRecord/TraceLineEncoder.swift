@@ -93,20 +93,7 @@ struct TraceLineEncoder {
     var s = s
     s.withUTF8 { utf8 in
       room(utf8.count * 6 + 2)
-      put(UInt8(ascii: "\""))
-      for b in utf8 {
-        switch b {
-        case UInt8(ascii: "\""): put("\\\"")
-        case UInt8(ascii: "\\"): put("\\\\")
-        case 0..<0x20:
-          put("\\u00")
-          let hex: StaticString = "0123456789abcdef"
-          put(hex.utf8Start[Int(b >> 4)])
-          put(hex.utf8Start[Int(b & 0xf)])
-        default: put(b)
-        }
-      }
-      put(UInt8(ascii: "\""))
+      cursor.string(utf8)
     }
   }
 

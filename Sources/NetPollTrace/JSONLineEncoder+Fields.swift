@@ -95,7 +95,7 @@ extension ByteCursor {
 
   /// A JSON string of UTF-8 bytes: `"` and `\` escaped, control characters as `\u00XX`; the
   /// caller reserves 6 bytes per input byte, plus 2.
-  mutating func string(_ bytes: UnsafeBufferPointer<UInt8>) {
+  package mutating func string(_ bytes: UnsafeBufferPointer<UInt8>) {
     byte(UInt8(ascii: "\""))
     let hexDigits = Self.hexDigits
     for b in bytes {
