@@ -65,13 +65,6 @@ public final class RecordedTraceFile {
     return e.bytes
   }
 
-  /// Appends encoded lines (`count` of them).
-  public func append(_ bytes: [UInt8], lines count: Int64) throws(RecordError) {
-    guard !bytes.isEmpty else { return }
-    guard bytes.withUnsafeBytes({ writeAll($0) }) else { throw .output(path: path, errno: errno) }
-    linesWritten += count
-  }
-
   /// Appends encoded lines (`count` of them) from memory the caller owns.
   public func append(_ bytes: UnsafeRawBufferPointer, lines count: Int64) throws(RecordError) {
     guard !bytes.isEmpty else { return }
@@ -108,7 +101,6 @@ public final class RecordedTraceFile {
     }
     return true
   }
-
 }
 
 /// Why `netpoll record` could not run: one line each, for exit status 2.
