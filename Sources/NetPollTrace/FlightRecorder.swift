@@ -134,7 +134,8 @@ public final class FlightRecorder: Sendable {
       return
     }
     defer { Glibc.close(fd) }
-    let first = ring.firstEvent
+    let window = ring.window
+    let first = window.map { ring.record(at: $0.first) }
     let windowSeq = first?.seq ?? recorder.merger.withLock { $0.nextSeq }
     let windowTS = first?.ts ?? 0
     var enc = JSONLineEncoder()
@@ -142,21 +143,23 @@ public final class FlightRecorder: Sendable {
       &enc, backend: header.backend, command: header.command, backendNote: header.backendNote,
       window: TraceWindow(seq: windowSeq, ts: windowTS, trigger: trigger))
     var lines: UInt64 = 1
-    for s in ring.startState.snapshot(ts: windowTS, tid: netpoll_cached_tid()) {
+    for s in (window?.state ?? WindowState()).snapshot(ts: windowTS, tid: netpoll_cached_tid()) {
       enc.encode(s, ready: EmptyCollection())
       lines += 1
     }
     var lastSeq = windowSeq &- 1
     var lastTS = windowTS
     var ok = true
-    ring.forEachEvent { r, items in
-      enc.encode(r, ready: items)
-      lines += 1
-      lastSeq = r.seq
-      lastTS = r.ts
-      if enc.out.count >= 1 << 20 {
-        ok = ok && enc.out.withUnsafeBytes { writeAll(fd, $0) }
-        enc.out.removeAll(keepingCapacity: true)
+    if let start = window?.first {
+      ring.forEachEvent(from: start) { r, items in
+        enc.encode(r, ready: items)
+        lines += 1
+        lastSeq = r.seq
+        lastTS = r.ts
+        if enc.out.count >= 1 << 20 {
+          ok = ok && enc.out.withUnsafeBytes { writeAll(fd, $0) }
+          enc.out.removeAll(keepingCapacity: true)
+        }
       }
     }
     enc.encodeTraceEnd(
@@ -268,8 +271,9 @@ private struct EventRing: ~Copyable {
     written += batch.count
   }
 
-  /// The oldest segment still whole: where the window starts, and the state there.
-  private var windowStart: (first: Int, state: WindowState)? {
+  /// Where a dump's window starts: the first event of the oldest segment still whole, and the
+  /// state before it (the snapshot). Nil before the first event.
+  var window: (first: Int, state: WindowState)? {
     let oldest = max(0, written - capacity)
     var segment = (oldest + segmentSize - 1) / segmentSize
     while segment <= lastSegment {
@@ -282,16 +286,12 @@ private struct EventRing: ~Copyable {
     return nil
   }
 
-  /// The state before the window's first event (the dump's snapshot).
-  var startState: WindowState { windowStart?.state ?? current }
+  /// The record at absolute position `position` (one still in the block).
+  func record(at position: Int) -> TraceRecord { slots[position % capacity] }
 
-  var firstEvent: TraceRecord? {
-    guard let first = windowStart?.first, first < written else { return nil }
-    return slots[first % capacity]
-  }
-
-  func forEachEvent(_ body: (TraceRecord, ArraySlice<TraceRecord>) -> Void) {
-    guard let start = windowStart?.first else { return }
+  /// Calls `body` with each event from absolute position `start` (a window's first event) to
+  /// the newest, with its ready items.
+  func forEachEvent(from start: Int, _ body: (TraceRecord, ArraySlice<TraceRecord>) -> Void) {
     var k = start
     var items = ArraySlice<TraceRecord>()
     while k < written {
