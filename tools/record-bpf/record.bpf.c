@@ -247,6 +247,14 @@ static __always_inline void io_record(char code, __u64 fd, __u64 len, long ret, 
   SUBMIT(r);
 }
 
+/* A record of three values: what create, accept, close and socket write at exit. */
+static __always_inline void record3(char code, __u64 v0, __u64 v1, __u64 v2) {
+  struct rec *r = RESERVE(code, 3);
+  if (!r) return;
+  r->v[0] = v0; r->v[1] = v1; r->v[2] = v2;
+  SUBMIT(r);
+}
+
 static __always_inline void addr_exit(long ret, __u32 nr, char code) {
   struct inflight *f = leave(nr);
   if (!f) return;
@@ -307,11 +315,7 @@ int sys_exit_all(__u64 *ctx) {
   case NR_epoll_create:
   case NR_epoll_create1: {
     struct inflight *f = leave(NR_epoll_create);
-    if (!f) return 0;
-    struct rec *r = RESERVE('C', 3);
-    if (!r) return 0;
-    r->v[0] = bpf_ktime_get_ns(); r->v[1] = ret; r->v[2] = f->a[0];
-    SUBMIT(r);
+    if (f) record3('C', bpf_ktime_get_ns(), ret, f->a[0]);
     return 0;
   }
   case NR_accept:
@@ -319,29 +323,19 @@ int sys_exit_all(__u64 *ctx) {
     struct inflight *f = leave(NR_accept);
     if (!f) return 0;
     set_socket(ret, 1);
-    struct rec *r = RESERVE('A', 3);
-    if (!r) return 0;
-    r->v[0] = bpf_ktime_get_ns(); r->v[1] = (__s64)(__s32)f->a[0]; r->v[2] = ret;
-    SUBMIT(r);
+    record3('A', bpf_ktime_get_ns(), (__s64)(__s32)f->a[0], ret);
     return 0;
   }
   case NR_close: {
     struct inflight *f = leave(NR_close);
-    if (!f) return 0;
-    struct rec *r = RESERVE('X', 3);
-    if (!r) return 0;
-    r->v[0] = f->ts; r->v[1] = (__s64)(__s32)f->a[0]; r->v[2] = ret;
-    SUBMIT(r);
+    if (f) record3('X', f->ts, (__s64)(__s32)f->a[0], ret);
     return 0;
   }
   case NR_socket: {
     struct inflight *f = leave(NR_socket);
     if (!f) return 0;
     set_socket(ret, 1);
-    struct rec *r = RESERVE('S', 3);
-    if (!r) return 0;
-    r->v[0] = bpf_ktime_get_ns(); r->v[1] = ret; r->v[2] = f->a[0];
-    SUBMIT(r);
+    record3('S', bpf_ktime_get_ns(), ret, f->a[0]);
     return 0;
   }
   case NR_bind: addr_exit(ret, NR_bind, 'B'); return 0;
