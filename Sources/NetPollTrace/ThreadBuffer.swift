@@ -86,10 +86,26 @@ final class ThreadBuffer: @unchecked Sendable {
     return t - head.load(ordering: .relaxed) >= fillMark
   }
 
+  /// The end of the longest run of whole events from `head` to `tail` that is at most `limit`
+  /// records long (an `epoll_wait` header and its ready items are published, and must be taken,
+  /// together). Consumer side.
+  func wholeEvents(from head: Int, to tail: Int, atMost limit: Int) -> Int {
+    guard tail - head > limit else { return tail }
+    var k = head
+    while k < tail {
+      let r = slots[k & mask]
+      let n = r.kind == .epollWait ? 1 + Int(r.e) : 1
+      if k + n - head > limit { break }
+      k += n
+    }
+    return k
+  }
+
   /// The slow path of a full ring: wake the writer and sleep on `space` until it has taken
   /// records. No spinning: the wait is a futex sleep, and the writer never needs a lock the
-  /// owner might hold (it copies records out of every ring without waiting for any of them), so
-  /// the wait ends within one writer cycle even if the owner holds a runtime lock.
+  /// owner might hold. It takes records as soon as its queue for this ring has room, which at
+  /// worst waits for an older stamped system call on another thread to return (see
+  /// ``TraceMerger``), never for a runtime lock, so the wait ends even if the owner holds one.
   private func waitForSpace(_ needed: Int, recorder: TraceRecorder) {
     cachedHead = head.load(ordering: .acquiring)
     while capacity - (producerTail - cachedHead) < needed {

@@ -13,8 +13,11 @@ import CNetPollShims
 /// A record stamped on return that arrives after later ones were emitted (its thread was
 /// preempted between the clock read and the publication) is emitted with its predecessor's
 /// `ts`: nothing another thread did can depend on it before it was published, so the order
-/// stays causal. The records held back wait in the merger's own queues, not in the rings, so no
-/// recording thread waits for another one.
+/// stays causal. The records held back wait in the merger's own queues, up to two rings' worth
+/// per thread; past that they stay in the ring, and its owner waits for space until the stamped
+/// call returns. A stamped call is one system call (`epoll_ctl`, `close`) with no lock of ours
+/// held across it, so that wait always ends, and the merger's memory is fixed however long the
+/// call takes (a preempted thread holds the horizon for a whole time slice).
 struct TraceMerger: ~Copyable {
   // A class, so that taking records from one neither copies nor re-checks the uniqueness of its
   // array (the merger owns every queue; nothing else holds one).
@@ -22,12 +25,16 @@ struct TraceMerger: ~Copyable {
     let buffer: ThreadBuffer
     var records: ContiguousArray<TraceRecord> = []
     var start = 0
+    /// The most records the queue ever holds: two passes of a full ring, what one drain can
+    /// take from it. Reserved once and never exceeded, so the queue never reallocates: malloc
+    /// maps a block this large lazily, pages a quiet thread never needs are never resident, and
+    /// a stamp that holds the horizon back for long stops the ring's owner (backpressure), not
+    /// the process's memory.
+    let limit: Int
     init(buffer: ThreadBuffer) {
       self.buffer = buffer
-      // Two passes of a full ring: what one drain can take from it. Reserved once, so the queue
-      // does not reallocate as it grows; malloc maps a block this large lazily, so pages a
-      // quiet thread never needs are never resident.
-      records.reserveCapacity(2 * buffer.capacity)
+      limit = 2 * buffer.capacity
+      records.reserveCapacity(limit)
     }
     var isEmpty: Bool { start == records.count }
     var frontTicks: UInt64 { records[start].ts }
@@ -60,17 +67,26 @@ struct TraceMerger: ~Copyable {
   mutating func drain(
     from recorder: TraceRecorder, final: Bool, _ sink: (UnsafeBufferPointer<TraceRecord>) -> Void
   ) -> Int {
+    if final {
+      // Nothing is held back, but a queue takes at most its limit per pass: repeat until the
+      // rings are empty (recording has stopped, so they stay empty).
+      var taken = 0
+      while true {
+        let n = collect(from: recorder).count
+        emit(before: .max, sink)
+        if n == 0 { return taken }
+        taken += n
+      }
+    }
     var taken = collect(from: recorder).count
     var horizon = UInt64.max
-    if !final {
-      for q in queues {
-        let p = q.buffer.pending.load(ordering: .acquiring)
-        if p != 0 && p < horizon { horizon = p }
-      }
-      let second = collect(from: recorder)
-      taken += second.count
-      horizon = min(horizon, second.oldest)
+    for q in queues {
+      let p = q.buffer.pending.load(ordering: .acquiring)
+      if p != 0 && p < horizon { horizon = p }
     }
+    let second = collect(from: recorder)
+    taken += second.count
+    horizon = min(horizon, second.oldest)
     emit(before: horizon, sink)
     return taken
   }
@@ -80,8 +96,10 @@ struct TraceMerger: ~Copyable {
     queues.contains { $0.buffer.pending.load(ordering: .acquiring) != 0 }
   }
 
-  /// Copies every published record out of the rings (waking owners that wait for space).
-  /// Returns the number of records taken and the oldest stamp among them.
+  /// Copies published records out of the rings (waking owners that wait for space), as many
+  /// whole events as each queue has room for. Returns the number of records taken and the
+  /// oldest stamp among the rings' new records, taken or not: a record left in its ring bounds
+  /// the horizon just as one taken in the second pass does.
   private mutating func collect(from recorder: TraceRecorder) -> (count: Int, oldest: UInt64) {
     let buffers = recorder.buffers(after: registered)
     for b in buffers { queues.append(Queue(buffer: b)) }
@@ -96,24 +114,26 @@ struct TraceMerger: ~Copyable {
       // A ring holds its thread's records in stamp order: its first new one is its oldest.
       oldest = min(oldest, b.slots[h & b.mask].ts)
       if q.isEmpty {
-        // Everything taken was handed on: start again at the front, so the queue's memory is
-        // what one drain needs, not what the run has seen.
+        // Everything taken was handed on: start again at the front.
         q.records.removeAll(keepingCapacity: true)
         q.start = 0
-      } else if q.start > 4096 && q.start * 2 > q.records.count {
+      } else if q.start > 0 && q.records.count + (t - h) > q.limit {
+        // In place: the array is the queue's alone, so its buffer stays.
         q.records.removeFirst(q.start)
         q.start = 0
       }
+      let end = b.wholeEvents(from: h, to: t, atMost: q.limit - q.records.count)
       var k = h
-      while k < t {
+      while k < end {
         // Copy the contiguous run up to the ring's end, then the wrapped part.
         let from = k & b.mask
-        let n = min(t - k, b.capacity - from)
+        let n = min(end - k, b.capacity - from)
         q.records.append(contentsOf: UnsafeBufferPointer(start: b.slots + from, count: n))
         k += n
       }
-      taken += t - h
-      b.head.store(t, ordering: .releasing)
+      guard end != h else { continue }
+      taken += end - h
+      b.head.store(end, ordering: .releasing)
       if b.ownerWaiting.load(ordering: .sequentiallyConsistent) {
         _ = netpoll_word_add(b.space, 1)
         netpoll_futex_wake(b.space)
@@ -184,6 +204,10 @@ struct TraceMerger: ~Copyable {
     batch.withUnsafeBufferPointer { sink($0) }
     batch.removeAll(keepingCapacity: true)
   }
+
+  /// Records the queues have room for (their reservations): what the merger holds, however long
+  /// a stamp holds the horizon back.
+  package var reservedRecords: Int { queues.reduce(0) { $0 + $1.records.capacity } }
 
   /// The `ts` of the last event handed on.
   var lastTimestamp: UInt64 { lastTS }

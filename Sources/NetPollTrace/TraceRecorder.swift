@@ -176,6 +176,9 @@ public final class TraceRecorder: @unchecked Sendable {
     }
   }
 
+  /// Records the merger's queues have room for: its memory besides the rings (for tests).
+  package var mergerReservedRecords: Int { merger.withLock { $0.reservedRecords } }
+
   /// Nanoseconds since the recorder started, on the trace's clock.
   public func now() -> UInt64 { netpoll_monotonic_ns() &- clock.ns0 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NetPollTestSupport
 import NetPollTrace
+import Synchronization
 import Testing
 
 /// The recorder and writer against real files.
@@ -45,6 +46,63 @@ import Testing
     #expect(lines.last?["ev"] as? String == "trace_end")
     #expect(lines.last?["lines"] as? Int == lines.count)
     #expect(lines.last?["dropped"] as? Int == 0)
+  }
+
+  @Test(
+    "a stamp held while another thread records many rings' worth holds that thread back, not the merger's memory"
+  )
+  func heldStampKeepsMemoryBounded() throws {
+    let path = Self.tempPath("held-stamp")
+    defer {
+      keepTrace(path, as: "recorder-held-stamp")
+      unlink(path)
+    }
+    let recorder = TraceRecorder(capacity: 1024)
+    let writer = try TraceWriter(path: path, recorder: recorder, backend: "epoll", command: "test")
+    recorder.record(TraceRecord(.read, a: 1))  // registers this thread's ring first
+    // A thread stamps a call (as `close` does) and is slow to record it: every later event must
+    // wait behind it in the merger.
+    let stamped = DispatchSemaphore(value: 0)
+    let release = DispatchSemaphore(value: 0)
+    let stamper = Thread {
+      let stamp = recorder.stamp()
+      stamped.signal()
+      release.wait()
+      recorder.record(TraceRecord(.close, a: 7), at: stamp)
+    }
+    stamper.start()
+    stamped.wait()
+    let recorded = Atomic<Int>(0)
+    let done = DispatchSemaphore(value: 0)
+    let worker = Thread {
+      for i in 0..<20_000 {
+        recorder.record(TraceRecord(.read, ret: Int64(i), a: 2))
+        recorded.add(1, ordering: .relaxed)
+      }
+      done.signal()
+    }
+    worker.start()
+    // The worker fills its ring and the merger's queue, then waits for space.
+    var before = -1
+    while recorded.load(ordering: .relaxed) != before {
+      before = recorded.load(ordering: .relaxed)
+      usleep(100_000)
+    }
+    let held = recorder.mergerReservedRecords
+    #expect(recorded.load(ordering: .relaxed) < 20_000, "the worker waits while the stamp is held")
+    // Three rings (this thread's, the stamper's, the worker's), two rings' worth each; malloc
+    // may round a reservation up a little.
+    let bound = 3 * 2 * 1024 + 64
+    #expect(held <= bound, "the merger holds \(held) records' room")
+    release.signal()
+    done.wait()
+    #expect(writer.finish() == 0)
+    let lines = try Self.lines(path)
+    #expect(lines.count == 20_004, "trace_start, two events, the worker's 20,000, trace_end")
+    for (i, line) in lines.enumerated() {
+      #expect(line["seq"] as? Int == i)
+    }
+    #expect(lines[2]["ev"] as? String == "close", "the stamped call comes before every later event")
   }
 
   @Test("every event kind encodes to valid JSON with the contract's names and types")
