@@ -64,7 +64,9 @@ public final class NetPollRuntime: Sendable {
   /// The executor that runs tasks on this runtime's workers.
   public var executor: some TaskExecutor { scheduler }
 
-  /// Runs `body` with this runtime's workers as its preferred executor.
+  /// Runs `body` with this runtime's workers as its preferred executor (on them even when the
+  /// caller is on an actor: the module's async functions run on their caller's executor, but the
+  /// preference's operation does not; `RunIsolation` checks this).
   public func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
     try await withTaskExecutorPreference(scheduler) {
       try await Self.$identity.withValue(newIdentity()) { try await body() }
