@@ -15,7 +15,9 @@ import Testing
   }
 
   @MainActor
-  @Test("run, awaited on the main actor, runs its body on the runtime's workers", arguments: Backend.available)
+  @Test(
+    "run, awaited on the main actor, runs its body on the runtime's workers",
+    arguments: Backend.available)
   func runLeavesTheCallersActor(_ backend: Backend) async throws {
     let rt = try NetPollRuntime(backend: backend, workers: 1)
     defer { rt.shutdown() }
