@@ -150,4 +150,39 @@ import Testing
     let wakes = trace.waits(fd: fd.value!).filter { $0.kind == .wake }
     #expect(wakes.first?.d == TraceWakeReason.cancel.rawValue)
   }
+
+  /// Cancellation ends the wait of a task the runtime did not start (a task-group child, which
+  /// inherits the runtime's task-local identity but is another task), and a task that parks
+  /// again after taking its cancellation is refused at once, every time.
+  @Test(
+    "cancelling a parked child task, and a task that parks again after its cancel, ends the wait",
+    arguments: Backend.available)
+  func cancelChildAndRepark(_ backend: Backend) async throws {
+    let h = try Harness(backend)
+    _ = try await h.run { rt in
+      let (server, client, listener) = try await Harness.pair(rt)
+      await withTaskGroup(of: Void.self) { group in
+        group.addTask {
+          await #expect(throws: NetPollError.cancelled) { try await server.read(maxBytes: 10) }
+        }
+        try? await eventually("the child parks") { server.debugReadState == .parked }
+        group.cancelAll()
+      }
+      let reader = rt.spawn { () async throws -> Int in
+        var cancelled = 0
+        for _ in 0..<3 {
+          do throws(NetPollError) { _ = try await server.read(maxBytes: 10) } catch .cancelled { cancelled += 1 }
+        }
+        return cancelled
+      }
+      try await eventually("the reader parks") { server.debugReadState == .parked }
+      reader.cancel()
+      #expect(try await reader.value == 3, "the first wait and the two after it end cancelled")
+      try await client.write([5])
+      #expect(try await server.read(maxBytes: 10) == [5])
+      server.close()
+      client.close()
+      listener.close()
+    }
+  }
 }
