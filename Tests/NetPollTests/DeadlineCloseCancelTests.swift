@@ -171,7 +171,11 @@ import Testing
       let reader = rt.spawn { () async throws -> Int in
         var cancelled = 0
         for _ in 0..<3 {
-          do throws(NetPollError) { _ = try await server.read(maxBytes: 10) } catch .cancelled { cancelled += 1 }
+          do throws(NetPollError) {
+            _ = try await server.read(maxBytes: 10)
+          } catch .cancelled {
+            cancelled += 1
+          }
         }
         return cancelled
       }
