@@ -255,7 +255,7 @@ private struct EventRing: ~Copyable {
       }
       willApply(r, current)
       current.apply(r)
-      i += r.kind == .epollWait ? 1 + Int(r.e) : 1
+      i += 1 + r.readyItemCount
     }
     // Only the newest `capacity` records can stay: copy those, in at most two blocks.
     let skip = max(0, batch.count - capacity)
@@ -296,7 +296,7 @@ private struct EventRing: ~Copyable {
     var items = ArraySlice<TraceRecord>()
     while k < written {
       let r = slots[k % capacity]
-      let n = r.kind == .epollWait ? Int(r.e) : 0
+      let n = r.readyItemCount
       items.removeAll(keepingCapacity: true)
       for j in 0..<n { items.append(slots[(k + 1 + j) % capacity]) }
       body(r, items)

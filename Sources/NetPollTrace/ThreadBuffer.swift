@@ -94,7 +94,7 @@ final class ThreadBuffer: @unchecked Sendable {
     var k = head
     while k < tail {
       let r = slots[k & mask]
-      let n = r.kind == .epollWait ? 1 + Int(r.e) : 1
+      let n = 1 + r.readyItemCount
       if k + n - head > limit { break }
       k += n
     }

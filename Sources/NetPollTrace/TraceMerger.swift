@@ -175,7 +175,7 @@ struct TraceMerger: ~Copyable {
     var k = q.start
     q.records.withUnsafeBufferPointer { recs in
       repeat {
-        let items = recs[k].kind == .epollWait ? Int(recs[k].e) : 0
+        let items = recs[k].readyItemCount
         if batch.count + 1 + items > Self.batchSize { flush(sink) }
         var r = recs[k]
         var ts = clock.nanoseconds(r.ts)

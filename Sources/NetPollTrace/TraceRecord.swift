@@ -45,3 +45,11 @@ public enum TraceAddress {
     (Int64(family) << 16 | Int64(port), Int64(bitPattern: bytes.0), Int64(bitPattern: bytes.1))
   }
 }
+
+extension TraceRecord {
+  /// The ready items recorded right after this header (an `epoll_wait`'s `e`), which travel with
+  /// it through the rings, the merger and the flight recorder's block. For records the recorder
+  /// wrote; the encoder clamps a count read from a batch it was handed.
+  @inline(__always)
+  var readyItemCount: Int { kind == .epollWait ? Int(e) : 0 }
+}
